@@ -1,0 +1,1 @@
+"""Simulated Autotask PSA and Xero, faithful to their documented behaviour, for demo and tests."""
