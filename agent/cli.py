@@ -46,7 +46,7 @@ def _cmd_sandbox(args: argparse.Namespace) -> int:
         raise UserError("--invoices must be between 10 and 20000")
     if args.time_scale <= 0:
         raise UserError("--time-scale must be a positive number, e.g. 60 to run an hour a minute")
-    print(f"Generating a sandbox MSP with {args.invoices} invoices (seed {args.seed})...", flush=True)
+    print(f"Generating a sandbox MSP: {args.invoices} invoices, seed {args.seed}", flush=True)
     world = seed.generate(args.invoices, seed=args.seed)
     options = SandboxOptions(strict_requests=not args.lenient, latency=args.latency)
     sandbox = Sandbox(world, clock=SandboxClock(scale=args.time_scale), options=options)
