@@ -116,7 +116,7 @@ class Settings(BaseSettings):
     oauth_listen: HostPort = "127.0.0.1:8742"
 
     # Sync defaults (the setup wizard may override them at run time).
-    sync_interval: int = Field(default=900, ge=30, le=86_400)  # seconds between cycles
+    sync_interval_minutes: int = Field(default=15, ge=1, le=1440)
     days_back: int = Field(default=30, ge=1, le=3650)
     invoice_status: Literal["DRAFT", "SUBMITTED", "AUTHORISED"] = "DRAFT"
     invoice_numbering: Literal["autotask", "xero"] = "autotask"

@@ -41,9 +41,9 @@ def test_bad_setting_exits_2_with_one_line_and_no_traceback() -> None:
 
 
 def test_non_numeric_interval_exits_2() -> None:
-    result = run_atx("config", "show", env={"ATX_SYNC_INTERVAL": "often"})
+    result = run_atx("config", "show", env={"ATX_SYNC_INTERVAL_MINUTES": "often"})
     assert result.returncode == 2
-    assert "ATX_SYNC_INTERVAL: expected a whole number" in result.stderr
+    assert "ATX_SYNC_INTERVAL_MINUTES: expected a whole number" in result.stderr
 
 
 def test_config_show_masks_secrets() -> None:

@@ -70,8 +70,16 @@ def test_every_variable_named_in_the_design_exists(monkeypatch: pytest.MonkeyPat
         ),
         ("ATX_XERO_API_URL", "api.xero.com", "ATX_XERO_API_URL: expected an http(s) URL"),
         ("ATX_AUTOTASK_BASE_URL", "ftp://x", "ATX_AUTOTASK_BASE_URL: expected an http(s) URL"),
-        ("ATX_SYNC_INTERVAL", "ten", "ATX_SYNC_INTERVAL: expected a whole number (got 'ten')"),
-        ("ATX_SYNC_INTERVAL", "1", "ATX_SYNC_INTERVAL: expected a number at least 30"),
+        (
+            "ATX_SYNC_INTERVAL_MINUTES",
+            "ten",
+            "ATX_SYNC_INTERVAL_MINUTES: expected a whole number (got 'ten')",
+        ),
+        (
+            "ATX_SYNC_INTERVAL_MINUTES",
+            "0",
+            "ATX_SYNC_INTERVAL_MINUTES: expected a number at least 1",
+        ),
         ("ATX_OAUTH_LISTEN", "8742", "ATX_OAUTH_LISTEN: expected HOST:PORT"),
         ("ATX_ALLOW_PLAINTEXT_SECRETS", "perhaps", "ATX_ALLOW_PLAINTEXT_SECRETS: expected true"),
         ("ATX_INVOICE_STATUS", "PAID", "ATX_INVOICE_STATUS: expected one of DRAFT, SUBMITTED"),
