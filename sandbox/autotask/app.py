@@ -65,9 +65,13 @@ def create_app(sandbox: Sandbox) -> Starlette:
             request.headers.get("ApiIntegrationCode", ""),
         )
         if user is None:
-            # Autotask answers every credential failure with an empty 401 (measured live,
-            # per the w6w Autotask connector's auth notes), so nothing tells which value is wrong.
-            return Response(status_code=401)
+            # One message for every credential failure, so nothing tells which value is wrong
+            # (some connectors report an empty 401 body; the {"errors": [...]} shape is the
+            # documented error form, reference/autotask-api.md §6).
+            return JSONResponse(
+                {"errors": ["Unauthorized: UserName, Secret or ApiIntegrationCode is invalid."]},
+                status_code=401,
+            )
         return await _limited(service, request, target, user)
 
     routes: list[Any] = [
