@@ -1,0 +1,108 @@
+"""The read side of the outbox: single rows, filtered pages, counts and the event trail."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from agent.store.db import StoreDB
+from agent.store.errors import NotFound
+from agent.store.events import OutboxEvent, events_for
+from agent.store.outbox_model import OutboxKind, OutboxRow, OutboxState
+
+
+class OutboxQueries:
+    def __init__(self, store_db: StoreDB) -> None:
+        self._db = store_db
+
+    # ---------------------------------------------------------------- reading
+
+    def get(self, outbox_id: int) -> OutboxRow | None:
+        found = self._db.query_one("SELECT * FROM outbox WHERE id = ?", (outbox_id,))
+        return None if found is None else OutboxRow.from_db(found)
+
+    def find(self, kind: OutboxKind | str, autotask_id: int | str, org: str) -> OutboxRow | None:
+        return self._find(OutboxKind(kind).value, str(autotask_id), org)
+
+    def list_rows(
+        self,
+        *,
+        states: Iterable[OutboxState | str] | None = None,
+        kind: OutboxKind | str | None = None,
+        org: str | None = None,
+        search: str | None = None,
+        limit: int = 100,
+        offset: int = 0,
+    ) -> list[OutboxRow]:
+        """Newest first. ``search`` matches the Autotask id, Xero number or id, or last error."""
+        where, params = self._filters(states, kind, org, search)
+        rows = self._db.query(
+            f"SELECT * FROM outbox WHERE {where} ORDER BY id DESC LIMIT ? OFFSET ?",
+            [*params, limit, offset],
+        )
+        return [OutboxRow.from_db(r) for r in rows]
+
+    def count(
+        self,
+        *,
+        states: Iterable[OutboxState | str] | None = None,
+        kind: OutboxKind | str | None = None,
+        org: str | None = None,
+        search: str | None = None,
+    ) -> int:
+        where, params = self._filters(states, kind, org, search)
+        found = self._db.query_one(f"SELECT count(*) AS n FROM outbox WHERE {where}", params)
+        return int(found["n"]) if found else 0
+
+    def counts_by_state(self, *, org: str | None = None) -> dict[str, int]:
+        """Rows per state; every state is present, zeros included."""
+        where, params = self._filters(None, None, org, None)
+        counts = {state.value: 0 for state in OutboxState}
+        for r in self._db.query(
+            f"SELECT state, count(*) AS n FROM outbox WHERE {where} GROUP BY state", params
+        ):
+            counts[r["state"]] = int(r["n"])
+        return counts
+
+    def events(self, outbox_id: int) -> list[OutboxEvent]:
+        return events_for(self._db, outbox_id)
+
+    def _find(self, kind: str, autotask_id: str, org: str) -> OutboxRow | None:
+        found = self._db.query_one(
+            "SELECT * FROM outbox WHERE kind = ? AND autotask_id = ? AND org = ?",
+            (kind, autotask_id, org),
+        )
+        return None if found is None else OutboxRow.from_db(found)
+
+    def _require(self, outbox_id: int) -> OutboxRow:
+        row = self.get(outbox_id)
+        if row is None:
+            raise NotFound(f"outbox row {outbox_id} does not exist")
+        return row
+
+    @staticmethod
+    def _filters(
+        states: Iterable[OutboxState | str] | None,
+        kind: OutboxKind | str | None,
+        org: str | None,
+        search: str | None,
+    ) -> tuple[str, list[object]]:
+        clauses = ["1 = 1"]
+        params: list[object] = []
+        if states is not None:
+            values = [OutboxState(s).value for s in states]
+            clauses.append(f"state IN ({', '.join('?' for _ in values)})" if values else "0 = 1")
+            params.extend(values)
+        if kind is not None:
+            clauses.append("kind = ?")
+            params.append(OutboxKind(kind).value)
+        if org is not None:
+            clauses.append("org = ?")
+            params.append(org)
+        if search:
+            clauses.append(
+                "(autotask_id = ? OR instr(lower(coalesce(xero_number, '')), lower(?)) > 0"
+                " OR instr(lower(coalesce(xero_id, '')), lower(?)) > 0"
+                " OR instr(lower(coalesce(last_error, '')), lower(?)) > 0)"
+            )
+            params.extend([search] * 4)
+        return " AND ".join(clauses), params
