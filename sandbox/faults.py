@@ -5,8 +5,9 @@ that matches a request:
 
 - ``error``: answer ``status`` at once with the service's own error body; nothing is applied.
 - ``slow``: wait ``delay_seconds`` (real seconds) before handling the request.
-- ``drop_after_write``: handle the request (the write is applied), then send the headers and half of
-  the body and drop the connection, so the client sees a broken response and cannot know the outcome.
+- ``drop_after_write``: handle the request (the write is applied), then send the headers and half
+  of the body and drop the connection: the client sees a broken response and cannot know the
+  outcome.
 """
 
 from __future__ import annotations
@@ -76,9 +77,7 @@ class FaultPlan:
 class FaultInjectionMiddleware:
     """ASGI middleware; ``error_body(status)`` renders the service's own error JSON."""
 
-    def __init__(
-        self, app: ASGIApp, plan: FaultPlan, error_body: Callable[[int], bytes]
-    ) -> None:
+    def __init__(self, app: ASGIApp, plan: FaultPlan, error_body: Callable[[int], bytes]) -> None:
         self.app = app
         self.plan = plan
         self.error_body = error_body
@@ -121,6 +120,10 @@ class FaultInjectionMiddleware:
         headers = [(k, v) for k, v in start["headers"] if k.lower() != b"content-length"]
         headers.append((b"content-length", str(max(len(body), 2)).encode()))
         await send({"type": "http.response.start", "status": start["status"], "headers": headers})
-        await send({"type": "http.response.body", "body": body[: len(body) // 2], "more_body": True})
+        await send(
+            {"type": "http.response.body", "body": body[: len(body) // 2], "more_body": True}
+        )
         # Raising after a partial body makes the server close the connection mid-response.
-        raise ConnectionAbortedError("sandbox fault: connection dropped after the write was applied")
+        raise ConnectionAbortedError(
+            "sandbox fault: connection dropped after the write was applied"
+        )

@@ -82,9 +82,7 @@ def _servers(sandbox: Sandbox, log_level: str) -> tuple[uvicorn.Server, uvicorn.
 async def _serve_both(
     servers: tuple[uvicorn.Server, uvicorn.Server], socks: tuple[socket.socket, socket.socket]
 ) -> None:
-    await asyncio.gather(
-        servers[0].serve(sockets=[socks[0]]), servers[1].serve(sockets=[socks[1]])
-    )
+    await asyncio.gather(servers[0].serve(sockets=[socks[0]]), servers[1].serve(sockets=[socks[1]]))
 
 
 def serve(

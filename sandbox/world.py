@@ -2,7 +2,7 @@
 
 ``sandbox.seed.generate()`` builds a realistic one; tests may build small ones by hand. Records are
 plain dicts using the wire names of each service: camelCase Autotask fields as in the Autotask
-Swagger (``shared/specs/autotask``), PascalCase Xero fields as in Xero's OpenAPI (``shared/specs/xero``).
+Swagger (``sandbox/specs``), PascalCase Xero fields as in Xero's OpenAPI (``sandbox/specs``).
 """
 
 from __future__ import annotations
@@ -65,10 +65,10 @@ class World:
 
 # Well-known sandbox credentials, used by `atx demo`, the README and the tests.
 SANDBOX_AUTOTASK_USERNAME = "api-user@sandbox.example"
-SANDBOX_AUTOTASK_SECRET = "sandbox-secret"  # noqa: S105 - a public, sandbox-only value
+SANDBOX_AUTOTASK_SECRET = "sandbox-secret"
 SANDBOX_AUTOTASK_INTEGRATION_CODE = "SANDBOXINTEGRATIONCODE"
 SANDBOX_XERO_PKCE_CLIENT_ID = "SANDBOX-PKCE-CLIENT"
 SANDBOX_XERO_CODE_CLIENT_ID = "SANDBOX-CODE-CLIENT"
-SANDBOX_XERO_CODE_CLIENT_SECRET = "sandbox-code-secret"  # noqa: S105
+SANDBOX_XERO_CODE_CLIENT_SECRET = "sandbox-code-secret"
 SANDBOX_XERO_CUSTOM_CLIENT_ID = "SANDBOX-CUSTOM-CLIENT"
-SANDBOX_XERO_CUSTOM_CLIENT_SECRET = "sandbox-custom-secret"  # noqa: S105
+SANDBOX_XERO_CUSTOM_CLIENT_SECRET = "sandbox-custom-secret"

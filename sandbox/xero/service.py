@@ -50,7 +50,7 @@ class XeroService:
             self.ledgers[org.tenant_id] = ledger = Ledger(org, clock)
             _normalise_seeded_documents(ledger)
 
-    # -- lookups -------------------------------------------------------------------------------------
+    # -- lookups ----------------------------------------------------------------------------------
 
     def ledger(self, tenant_id: str) -> Ledger:
         try:
@@ -78,7 +78,7 @@ class XeroService:
         with self.lock:
             return list(self.ledger(tenant_id).org.payments)
 
-    # -- Python API for tests and the demo -----------------------------------------------------------
+    # -- Python API for tests and the demo --------------------------------------------------------
 
     def record_payment(
         self,
@@ -147,8 +147,12 @@ def _raise_on_errors(outcome: WriteOutcome) -> Record:
 
 # Statuses a seed may ask for that the API cannot create directly: created as the first, then
 # moved to the second once payments are applied.
-_SEED_STATUS = {"PAID": "AUTHORISED", "VOIDED": "AUTHORISED", "BILLED": "AUTHORISED",
-                "DELETED": "DRAFT"}  # fmt: skip
+_SEED_STATUS = {
+    "PAID": "AUTHORISED",
+    "VOIDED": "AUTHORISED",
+    "BILLED": "AUTHORISED",
+    "DELETED": "DRAFT",
+}
 
 
 def _normalise_seeded_documents(ledger: Ledger) -> None:
@@ -159,12 +163,16 @@ def _normalise_seeded_documents(ledger: Ledger) -> None:
     PAID invoice without payments gets one for its amount due, on its date. Invalid seeds raise
     ``XeroError`` at start-up.
     """
+    seeded_payments = list(ledger.org.payments)
+    ledger.org.payments.clear()
     wanted: list[tuple[Record, str]] = []
     allocations: list[tuple[Record, list[Record]]] = []
-    for kind in (documents.INVOICE, documents.CREDIT_NOTE, documents.PURCHASE_ORDER):
-        seeded = list(documents.records(ledger, kind))
+    kinds = (documents.INVOICE, documents.CREDIT_NOTE, documents.PURCHASE_ORDER)
+    seeded = {kind: list(documents.records(ledger, kind)) for kind in kinds}
+    for kind in kinds:
         documents.records(ledger, kind).clear()
-        for raw in seeded:
+    for kind in kinds:
+        for raw in seeded[kind]:
             status = str(raw.get("Status") or "DRAFT")
             create = {**raw, "Status": _SEED_STATUS.get(status, status)}
             outcome = documents.write(
@@ -181,8 +189,6 @@ def _normalise_seeded_documents(ledger: Ledger) -> None:
     for note, allocs in allocations:
         for alloc in allocs:
             _raise_on_errors(settlements.allocate(ledger, note, alloc))
-    seeded_payments = list(ledger.org.payments)
-    ledger.org.payments.clear()
     bank = ledger.bank_account()
     for raw in seeded_payments:
         if not raw.get("Account") and bank is not None:
@@ -194,8 +200,12 @@ def _normalise_seeded_documents(ledger: Ledger) -> None:
             settlements.delete_payment(ledger, payment)
     for record, status in wanted:
         if status == "PAID" and record["Status"] != "PAID" and bank is not None:
-            raw = {"Invoice": {"InvoiceID": record["InvoiceID"]}, "Account": {"Code": bank["Code"]},
-                   "Amount": record["AmountDue"], "Date": record["Date"]}  # fmt: skip
+            raw = {
+                "Invoice": {"InvoiceID": record["InvoiceID"]},
+                "Account": {"Code": bank["Code"]},
+                "Amount": record["AmountDue"],
+                "Date": record["Date"],
+            }
             _raise_on_errors(settlements.create_payment(ledger, raw, SANDBOX_CLIENT))
         elif status in ("VOIDED", "DELETED", "BILLED"):
             record["Status"] = status
