@@ -47,9 +47,11 @@ def _cmd_sandbox(args: argparse.Namespace) -> int:
     if args.time_scale <= 0:
         raise UserError("--time-scale must be a positive number, e.g. 60 to run an hour a minute")
     print(f"Generating a sandbox MSP: {args.invoices} invoices, seed {args.seed}", flush=True)
-    world = seed.generate(args.invoices, seed=args.seed)
+    clock = SandboxClock(scale=args.time_scale)
+    # Invoices are dated relative to the sandbox's today, inside the agent's days-back window.
+    world = seed.generate(args.invoices, seed=args.seed, today=clock.now().date())
     options = SandboxOptions(strict_requests=not args.lenient, latency=args.latency)
-    sandbox = Sandbox(world, clock=SandboxClock(scale=args.time_scale), options=options)
+    sandbox = Sandbox(world, clock=clock, options=options)
 
     def ready(urls: SandboxUrls) -> None:
         lines = [
