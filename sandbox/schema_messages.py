@@ -1,11 +1,14 @@
 """Wording of conformance problems: one line each, led by a JSON-path-like location.
 
-Both engines of ``sandbox.conformance`` speak through these functions, so the compiled checker and
-jsonschema report a problem in the same words (the tests compare them line for line).
+``sandbox.conformance`` reports two kinds of problem: unknown field names (its own walk) and
+``jsonschema`` ``ValidationError``s, translated here by ``describe`` from the error's
+``absolute_path``, ``validator`` and ``validator_value``. Each problem is a ``(path, line)`` pair so
+the caller can sort them by where they are in the body.
 """
 
 from __future__ import annotations
 
+import ast
 import difflib
 import json
 import re
@@ -16,8 +19,13 @@ from jsonschema.exceptions import ValidationError
 
 MAX_SHOWN = 60  # characters of a bad value quoted in a message
 
+Path = tuple[str | int, ...]
+Problem = tuple[Path, str]
+
 
 def location(path: Iterable[str | int]) -> str:
+    """``("Invoices", 0, "LineItems", 1, "Code")`` -> ``Invoices[0].LineItems[1].Code``; ``$`` for
+    the body itself."""
     text = ""
     for part in path:
         if isinstance(part, int):
@@ -27,8 +35,70 @@ def location(path: Iterable[str | int]) -> str:
     return text or "$"
 
 
-def error_sort_key(error: ValidationError) -> tuple[str, str]:
-    return (location(error.absolute_path), error.message)
+def path_sort_key(path: Path) -> tuple[tuple[int, int, str], ...]:
+    """Body order by location: array indexes numerically (``[2]`` before ``[10]``)."""
+    return tuple((0, part, "") if isinstance(part, int) else (1, 0, part) for part in path)
+
+
+# -- the unknown-field walk
+
+
+def unknown_field(path: Path, suggestion: str | None) -> Problem:
+    hint = f" (did you mean {suggestion}?)" if suggestion else ""
+    return path, f"{location(path)}: unknown field{hint}"
+
+
+def duplicate_field(path: Path, canonical: str) -> Problem:
+    return path, (
+        f"{location(path)}: duplicate of field {canonical} (field names are case-insensitive)"
+    )
+
+
+def not_a_name(path: Path) -> Problem:
+    return path, f"{location(path)}: field names must be strings"
+
+
+# -- jsonschema errors
+
+_REQUIRED = re.compile(r"^(?P<name>'.*'|\".*\") is a required property$")
+
+
+def describe(error: ValidationError) -> Problem:
+    """A ``jsonschema`` error as one line at its location in the body."""
+    path: Path = tuple(error.absolute_path)
+    where = location(path)
+    kind = error.validator
+    expected = error.validator_value
+    value = error.instance
+    if kind == "required":
+        # One error per missing name; jsonschema puts the name (as a Python repr) in the message.
+        match = _REQUIRED.match(error.message)
+        missing = ast.literal_eval(match.group("name")) if match else str(expected)
+        path = (*path, missing)
+        return path, f"{location(path)}: required field missing"
+    if kind == "type":
+        label = " or ".join(expected) if isinstance(expected, list) else str(expected)
+        return path, f"{where}: expected {label}, got {_json_type(value)}" + (
+            "" if value is None else f" {_shown(value)}"
+        )
+    if kind == "enum":
+        return path, f"{where}: {_shown(value)} {_not_allowed(value, expected)}"
+    if kind == "maxLength" and isinstance(value, str):
+        return path, f"{where}: longer than {expected} characters ({len(value)})"
+    if kind == "minLength" and isinstance(value, str):
+        return path, f"{where}: shorter than {expected} characters ({len(value)})"
+    if kind == "format":
+        return path, f"{where}: {_shown(value)} is not a valid {expected}"
+    return path, f"{where}: {error.message}"
+
+
+def _not_allowed(value: Any, allowed: Sequence[Any]) -> str:
+    names = [str(v) for v in allowed]
+    if len(names) <= 8:
+        return f"is not one of {', '.join(names)}"
+    close = difflib.get_close_matches(str(value), names, n=3, cutoff=0.6)
+    hint = f" (did you mean {' or '.join(close)}?)" if close else ""
+    return f"is not an allowed value{hint}"
 
 
 _JSON_TYPES: Sequence[tuple[type | tuple[type, ...], str]] = (
@@ -55,54 +125,3 @@ def _shown(value: Any) -> str:
     except (TypeError, ValueError):
         text = repr(value)
     return text if len(text) <= MAX_SHOWN else text[: MAX_SHOWN - 3] + "..."
-
-
-_REQUIRED = re.compile(r"^'(?P<name>.+)' is a required property$")
-
-
-def type_message(where: str, expected: str, value: Any) -> str:
-    got = _json_type(value)
-    return f"{where}: expected {expected}, got {got}" + (
-        "" if value is None else f" {_shown(value)}"
-    )
-
-
-def enum_message(where: str, value: Any, allowed: Sequence[Any]) -> str:
-    names = [str(v) for v in allowed]
-    if len(names) <= 8:
-        return f"{where}: {_shown(value)} is not one of {', '.join(names)}"
-    close = difflib.get_close_matches(str(value), names, n=3, cutoff=0.6)
-    hint = f" (did you mean {' or '.join(close)}?)" if close else ""
-    return f"{where}: {_shown(value)} is not an allowed value{hint}"
-
-
-def length_message(where: str, too_long: bool, limit: int, value: str) -> str:
-    if too_long:
-        return f"{where}: longer than {limit} characters ({len(value)})"
-    return f"{where}: shorter than {limit} characters ({len(value)})"
-
-
-def format_message(where: str, value: Any, fmt: str) -> str:
-    return f"{where}: {_shown(value)} is not a valid {fmt}"
-
-
-def describe(error: ValidationError) -> str:
-    """A jsonschema error in the same words as the compiled checker's."""
-    where = location(error.absolute_path)
-    kind = error.validator
-    value = error.instance
-    if kind == "required":
-        match = _REQUIRED.match(error.message)
-        missing = match.group("name") if match else str(error.validator_value)
-        return f"{location((*error.absolute_path, missing))}: required field missing"
-    if kind == "type":
-        expected = error.validator_value
-        label = " or ".join(expected) if isinstance(expected, list) else str(expected)
-        return type_message(where, label, value)
-    if kind == "enum":
-        return enum_message(where, value, error.validator_value)
-    if kind in ("maxLength", "minLength"):
-        return length_message(where, kind == "maxLength", int(error.validator_value), value)
-    if kind == "format":
-        return format_message(where, value, str(error.validator_value))
-    return f"{where}: {error.message}"
