@@ -1,24 +1,75 @@
 """The `atx` command.
 
 Every failure a user can cause ends in one line on stderr that names the cause and the fix, and a
-non-zero exit status (2 for bad settings or arguments); never a traceback.
+non-zero exit status; never a traceback. Exit statuses:
+
+- 0: done (for ``sync``: nothing failed; blocked invoices are reported, they wait for a person);
+- 1: something failed (a document, a step of the cycle, a file to import) or nothing was found;
+- 2: bad settings or arguments, or set-up missing (no ATX_SECRET_KEY, no Autotask API user, no
+  Xero organisation connected);
+- 3: ``sync`` only: nothing failed but work was left for later (a Xero organisation paused by its
+  daily limit, the Autotask budget nearly spent): run it again later;
+- 130: interrupted.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import TYPE_CHECKING
 
-from agent.config import SettingsInvalid, load_settings, masked_items
+from agent.config import Settings, SettingsInvalid, load_settings, masked_items
+
+if TYPE_CHECKING:  # the heavy modules load only for the commands that use them
+    from agent.store import Store
+    from agent.sync import CycleReport, SyncEngine
 
 EXIT_OK = 0
 EXIT_FAILURE = 1
 EXIT_USAGE = 2
+EXIT_DEFERRED = 3
 
 
 class UserError(Exception):
     """A failure with a one-line explanation for the user (cause and fix)."""
+
+    exit_status = EXIT_FAILURE
+
+
+class SetupError(UserError):
+    """Something to set up before the command can work (exit status 2)."""
+
+    exit_status = EXIT_USAGE
+
+
+@contextmanager
+def _user_errors() -> Iterator[None]:
+    """The errors of the layers below, as one-line UserErrors."""
+    from agent.autotask import AutotaskConfigError, AutotaskError
+    from agent.store import SecretKeyMismatch, SecretKeyMissing, StoreError
+    from agent.sync import NoOrganisation
+    from agent.xero import XeroConfigError, XeroError
+
+    try:
+        yield
+    except (AutotaskConfigError, SecretKeyMissing, SecretKeyMismatch, XeroConfigError) as exc:
+        raise SetupError(str(exc)) from None
+    except NoOrganisation as exc:
+        raise SetupError(str(exc)) from None
+    except (AutotaskError, XeroError, StoreError) as exc:
+        raise UserError(str(exc)) from None
+
+
+def _settings_with_logging() -> Settings:
+    from agent.logs import setup_logging
+
+    settings = load_settings()
+    setup_logging(settings)
+    return settings
 
 
 def _cmd_config_show(args: argparse.Namespace) -> int:
@@ -82,6 +133,210 @@ def _cmd_sandbox(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+# -- sync -----------------------------------------------------------------------------------------
+
+
+def _cmd_sync(args: argparse.Namespace) -> int:
+    from agent.sync.runtime import open_runtime
+
+    if args.once == (args.invoice is not None):
+        raise SetupError(
+            "choose what to sync: --once for one full cycle, or --invoice ID for one invoice"
+        )
+    if args.dry_run and args.invoice is None:
+        raise SetupError("--dry-run goes with --invoice ID")
+    settings = _settings_with_logging() if not args.dry_run else load_settings()
+    with _user_errors(), open_runtime(settings) as runtime:
+        if args.refresh_catalogs:
+            runtime.engine.refresh_catalogs()
+        if args.dry_run:
+            return _dry_run(runtime.engine, args.invoice)
+        done = True
+        if args.invoice is not None:
+            report = runtime.engine.run_invoice(args.invoice)
+            _print_invoice(runtime.store, args.invoice)
+            done = _invoice_done(runtime.store, args.invoice)
+        else:
+            report = runtime.engine.run_cycle()
+        _print_report(report)
+    if not report.ok:
+        return EXIT_FAILURE
+    if not report.complete:
+        return EXIT_DEFERRED
+    # One named invoice that did not reach Xero (blocked, say) is what the user asked about.
+    return EXIT_OK if done else EXIT_FAILURE
+
+
+def _dry_run(engine: SyncEngine, invoice_id: int) -> int:
+    from agent.sync.dryrun import InvoiceNotFound, dry_run
+
+    try:
+        result = dry_run(engine, invoice_id)
+    except InvoiceNotFound as exc:
+        raise UserError(str(exc)) from None
+    print(json.dumps(result.to_dict(), indent=2, ensure_ascii=False, default=str))
+    return EXIT_OK if result.mapped else EXIT_FAILURE
+
+
+def _invoice_done(store: Store, invoice_id: int) -> bool:
+    from agent.store import OutboxState
+    from agent.sync.intake import DOCUMENT_KINDS
+
+    rows = store.outbox.for_autotask_ids([invoice_id], kinds=DOCUMENT_KINDS)
+    live = [r for r in rows if r.state is not OutboxState.SKIPPED]
+    return bool(live) and all(r.state is OutboxState.DONE for r in live)
+
+
+def _print_invoice(store: Store, invoice_id: int) -> None:
+    from agent.sync.intake import DOCUMENT_KINDS
+
+    rows = store.outbox.for_autotask_ids([invoice_id], kinds=DOCUMENT_KINDS)
+    names = {c.tenant_id: c.tenant_name for c in store.connections.list_connections()}
+    for row in rows:
+        where = names.get(row.org, row.org or "no organisation yet")
+        number = f" as {row.xero_number}" if row.xero_number else ""
+        print(f"Invoice {invoice_id}: {row.kind.value}{number} in {where}: {row.state.value}")
+        for reason in row.block_reasons or ((row.last_error,) if row.last_error else ()):
+            print(f"  {reason}")
+
+
+def _print_report(report: CycleReport) -> None:
+    print(f"Sync {report.scope}: {report.summary()}")
+    shown = ", ".join(f"{n} {s}" for s, n in report.states.items() if n) or "empty"
+    print(f"Outbox: {shown}")
+    for error in report.errors:
+        print(f"Error: {error}")
+    for why in report.deferred:
+        print(f"Deferred: {why}")
+    waiting = report.states.get("blocked", 0) + report.states.get("dead", 0)
+    if waiting:
+        print(f"{waiting} invoice(s) need a person: `atx status` lists them with the reasons")
+
+
+# -- status, retry -------------------------------------------------------------------------------
+
+
+def _cmd_status(args: argparse.Namespace) -> int:
+    from agent.store.clock import utc_now
+    from agent.sync import status
+    from agent.sync.runtime import open_store
+
+    settings = load_settings()
+    with _user_errors(), open_store(settings) as store:
+        data = status.collect(store, utc_now())
+    if args.json:
+        print(json.dumps(data, indent=2, ensure_ascii=False))
+    else:
+        print("\n".join(status.render(data)))
+    return EXIT_OK
+
+
+def _cmd_retry(args: argparse.Namespace) -> int:
+    from agent.sync.maintenance import retry_invoice
+    from agent.sync.runtime import open_store
+
+    if args.failed == (args.invoice_id is not None):
+        raise SetupError("give an Autotask invoice id, or --failed for every failed invoice")
+    if args.resync and args.invoice_id is None:
+        raise SetupError("--resync goes with an invoice id")
+    settings = load_settings()
+    with _user_errors(), open_store(settings) as store:
+        if args.failed:
+            count = store.outbox.retry_all_failed()
+            print(f"{count} failed or dead invoice(s) queued again for the next cycle")
+            return EXIT_OK
+        result = retry_invoice(store, args.invoice_id, resync=args.resync)
+    for row in result.retried:
+        what = "resync queued" if args.resync and row.xero_id else "queued again"
+        print(f"Invoice {args.invoice_id} ({row.kind.value}, row {row.id}): {what}")
+    for row in result.waiting:
+        print(
+            f"Invoice {args.invoice_id} ({row.kind.value}, row {row.id}): already {row.state.value}"
+        )
+    if result.done and not result.retried:
+        number = result.done[0].xero_number or result.done[0].xero_id
+        raise UserError(
+            f"invoice {args.invoice_id} is in Xero already (as {number}) and marked in Autotask;"
+            f" to send it again as an update of that document: atx retry {args.invoice_id}"
+            " --resync"
+        )
+    if not (result.retried or result.waiting):
+        raise UserError(
+            f"no outbox row for Autotask invoice {args.invoice_id}: the agent has not seen it;"
+            f" `atx sync --invoice {args.invoice_id}` sends it now"
+        )
+    return EXIT_OK
+
+
+# -- mappings -------------------------------------------------------------------------------------
+
+
+def _cmd_mappings_export(args: argparse.Namespace) -> int:
+    from agent.sync.mappings_io import export_mappings
+    from agent.sync.runtime import open_store
+
+    settings = load_settings()
+    with _user_errors(), open_store(settings) as store:
+        data = export_mappings(store.mappings.list_all())
+    text = json.dumps(data, indent=2, ensure_ascii=False) + "\n"
+    if args.file == "-":
+        sys.stdout.write(text)
+    else:
+        try:
+            Path(args.file).write_text(text, encoding="utf-8")
+        except OSError as exc:
+            raise UserError(f"cannot write {args.file}: {exc.strerror}") from None
+        print(f"{len(data['mappings'])} mapping(s) written to {args.file}")
+    return EXIT_OK
+
+
+def _cmd_mappings_import(args: argparse.Namespace) -> int:
+    from agent.store.clock import utc_now
+    from agent.sync.maintenance import requeue_unblocked
+    from agent.sync.mappings_io import ImportProblems, parse, save
+    from agent.sync.runtime import open_store
+
+    settings = load_settings()
+    try:
+        text = sys.stdin.read() if args.file == "-" else Path(args.file).read_text("utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise UserError(f"cannot read {args.file}: {exc}") from None
+    with _user_errors(), open_store(settings) as store:
+        connected = {c.tenant_id for c in store.connections.list_connections()}
+        try:
+            entries, warnings = parse(text, source=args.file, connected=connected)
+        except ImportProblems as exc:
+            for problem in exc.problems:
+                print(f"atx mappings import: {problem}", file=sys.stderr)
+            raise UserError(
+                f"{len(exc.problems)} problem(s) in {args.file}; nothing was imported"
+            ) from None
+        for warning in warnings:
+            print(f"warning: {warning}", file=sys.stderr)
+        count = save(store, entries)
+        outcome = requeue_unblocked(store, settings, utc_now().date())
+    print(f"{count} mapping(s) imported")
+    print(f"{outcome.unblocked} blocked invoice(s) map now and are queued for the next cycle")
+    return EXIT_OK
+
+
+# -- agent ----------------------------------------------------------------------------------------
+
+
+def _cmd_agent(args: argparse.Namespace) -> int:
+    import threading
+
+    from agent.sync.agent_loop import AgentLoop
+    from agent.sync.runtime import open_runtime
+
+    settings = _settings_with_logging()
+    stop = threading.Event()
+    with _user_errors(), open_runtime(settings, stop=stop) as runtime:
+        loop = AgentLoop(runtime.engine, settings.sync_interval_minutes, stop=stop)
+        loop.install_signal_handlers()
+        return loop.run()
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="atx",
@@ -117,6 +372,57 @@ def build_parser() -> argparse.ArgumentParser:
         help="do not reject request fields unknown to the official API descriptions",
     )
     sandbox.set_defaults(handler=_cmd_sandbox)
+
+    sync = commands.add_parser(
+        "sync",
+        help="send Autotask invoices to Xero now (exit 0: nothing failed, 1: failures,"
+        " 3: work left for later)",
+    )
+    sync.add_argument("--once", action="store_true", help="one full cycle, then exit")
+    sync.add_argument("--invoice", type=int, metavar="ID", help="only this Autotask invoice")
+    sync.add_argument(
+        "--dry-run",
+        action="store_true",
+        help="with --invoice: print the Xero document (or why it is held); send nothing",
+    )
+    sync.add_argument(
+        "--refresh-catalogs",
+        action="store_true",
+        help="read the Xero catalogs (accounts, tax rates, contacts, ...) again first",
+    )
+    sync.set_defaults(handler=_cmd_sync)
+
+    status = commands.add_parser("status", help="outbox counts, connections, budgets")
+    status.add_argument("--json", action="store_true", help="machine-readable output")
+    status.set_defaults(handler=_cmd_status)
+
+    retry = commands.add_parser("retry", help="queue failed, dead or blocked invoices again")
+    retry.add_argument("invoice_id", type=int, nargs="?", metavar="ID", help="Autotask invoice id")
+    retry.add_argument("--failed", action="store_true", help="every failed and dead invoice")
+    retry.add_argument(
+        "--resync",
+        action="store_true",
+        help="an invoice already in Xero: send it again as an update of the same document",
+    )
+    retry.set_defaults(handler=_cmd_retry)
+
+    mappings = commands.add_parser("mappings", help="export or import the mapping table (JSON)")
+    mapping_commands = mappings.add_subparsers(
+        dest="mappings_command", required=True, metavar="ACTION"
+    )
+    export = mapping_commands.add_parser("export", help="write every mapping to FILE (- = stdout)")
+    export.add_argument("file", metavar="FILE")
+    export.set_defaults(handler=_cmd_mappings_export)
+    imports = mapping_commands.add_parser(
+        "import", help="add or replace the mappings in FILE (- = stdin); all or nothing"
+    )
+    imports.add_argument("file", metavar="FILE")
+    imports.set_defaults(handler=_cmd_mappings_import)
+
+    agent = commands.add_parser(
+        "agent", help="run the agent: a sync cycle every ATX_SYNC_INTERVAL_MINUTES until stopped"
+    )
+    agent.set_defaults(handler=_cmd_agent)
     return parser
 
 
@@ -132,7 +438,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_USAGE
     except UserError as exc:
         print(f"atx {args.command}: {exc}", file=sys.stderr)
-        return EXIT_FAILURE
+        return exc.exit_status
     except KeyboardInterrupt:
         return 130
 

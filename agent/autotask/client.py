@@ -320,12 +320,12 @@ class AutotaskClient:
         None clears a field; leaving an argument out leaves the field alone. Naive datetimes
         are UTC. Raises AutotaskWriteNotApplied when the read-back differs (reference §6).
         """
-        update = InvoiceUpdate(invoice_id, invoice_number, web_service_date, paid_date)
-        body = update.body()
-        if len(body) == 1:
-            raise ValueError("update_invoice needs at least one field to change")
-        # The collection URL with the id in the body: PATCH …/Invoices/{id} is a 405 (§6).
-        self._session.request("PATCH", "Invoices", endpoint="Invoices", body=body)
+        update = self.patch_invoice(
+            invoice_id,
+            invoice_number=invoice_number,
+            web_service_date=web_service_date,
+            paid_date=paid_date,
+        )
         after = self.invoice(invoice_id)
         if after is None:
             raise AutotaskWriteNotApplied("Invoices", invoice_id, update.fields())
@@ -333,6 +333,24 @@ class AutotaskClient:
         if unapplied:
             raise AutotaskWriteNotApplied("Invoices", invoice_id, unapplied)
         return after
+
+    def patch_invoice(
+        self,
+        invoice_id: int,
+        *,
+        invoice_number: str | Unset | None = UNSET,
+        web_service_date: datetime | Unset | None = UNSET,
+        paid_date: date | Unset | None = UNSET,
+    ) -> InvoiceUpdate:
+        """The PATCH of ``update_invoice`` without its read-back: for callers that confirm many
+        invoices at once with one query (``InvoiceUpdate.unapplied`` on the re-read records)."""
+        update = InvoiceUpdate(invoice_id, invoice_number, web_service_date, paid_date)
+        body = update.body()
+        if len(body) == 1:
+            raise ValueError("update_invoice needs at least one field to change")
+        # The collection URL with the id in the body: PATCH …/Invoices/{id} is a 405 (§6).
+        self._session.request("PATCH", "Invoices", endpoint="Invoices", body=body)
+        return update
 
 
 def or_conditions(filters: Iterable[Filter]) -> int:

@@ -203,14 +203,17 @@ class Outbox(OutboxQueries):
         *,
         kinds: Iterable[OutboxKind | str] | None = None,
         org: str | None = None,
+        ids: Iterable[int] | None = None,
     ) -> list[OutboxRow]:
         """Lease up to ``limit`` due ``pending`` rows (oldest first) to ``owner``, atomically.
 
         One ``UPDATE ... WHERE id IN (SELECT ...) RETURNING *``: two claimers never get the same
-        row. Each claimed row moves to ``posting`` with ``attempts + 1`` and an event.
+        row. Each claimed row moves to ``posting`` with ``attempts + 1`` and an event. ``ids``
+        narrows the claim to those rows (e.g. ``atx sync --invoice``).
         """
         kind_values = None if kinds is None else [OutboxKind(k).value for k in kinds]
-        if limit <= 0 or kind_values == []:
+        id_values = None if ids is None else [int(i) for i in ids]
+        if limit <= 0 or kind_values == [] or id_values == []:
             return []
         now = self._db.now()
         at = to_db(now)
@@ -222,6 +225,9 @@ class Outbox(OutboxQueries):
         if org is not None:
             where.append("org = ?")
             params.append(org)
+        if id_values is not None:
+            where.append(f"id IN ({', '.join('?' for _ in id_values)})")
+            params.extend(id_values)
         sql = (
             "UPDATE outbox SET state = 'posting', lease_owner = ?, lease_expires_at = ?,"
             " attempts = attempts + 1, updated_at = ?"
@@ -250,6 +256,15 @@ class Outbox(OutboxQueries):
         if not done:
             raise LeaseLost(f"outbox row {outbox_id}: the lease is not held by {owner!r}")
         return expires
+
+    def release(self, outbox_id: int, owner: str, *, detail: str) -> OutboxRow:
+        """Give a claimed row back untried: ``posting`` -> ``pending`` with the attempt the claim
+        counted refunded. Only for rows whose request never left (e.g. the organisation's daily
+        limit is spent); ``LeaseLost`` if ``owner`` no longer holds it."""
+        with self._db.write():
+            row = self._require(outbox_id)
+            columns = {"attempts": max(row.attempts - 1, 0)}
+            return self._move(row, S.PENDING, detail=detail, columns=columns, owner=owner)
 
     def release_expired_leases(self, now: datetime | None = None) -> int:
         """Rows left ``posting`` past their lease go back to ``pending`` with ``needs_lookup``

@@ -63,6 +63,31 @@ class OutboxQueries:
             counts[r["state"]] = int(r["n"])
         return counts
 
+    def for_autotask_ids(
+        self, autotask_ids: Iterable[int | str], *, kinds: Iterable[OutboxKind | str] | None = None
+    ) -> list[OutboxRow]:
+        """Every row (any organisation) of these Autotask documents, oldest first: one indexed
+        query per 500 ids, so a sync cycle can look up a whole page of invoices at once."""
+        ids = list(dict.fromkeys(str(i) for i in autotask_ids))
+        kind_values = None if kinds is None else [OutboxKind(k).value for k in kinds]
+        if not ids or kind_values == []:
+            return []
+        kind_clause = ""
+        kind_params: list[object] = []
+        if kind_values is not None:
+            kind_clause = f" AND kind IN ({', '.join('?' for _ in kind_values)})"
+            kind_params = list(kind_values)
+        found: list[OutboxRow] = []
+        for start in range(0, len(ids), 500):
+            chunk = ids[start : start + 500]
+            rows = self._db.query(
+                f"SELECT * FROM outbox WHERE autotask_id IN ({', '.join('?' for _ in chunk)})"
+                f"{kind_clause} ORDER BY id",
+                [*chunk, *kind_params],
+            )
+            found.extend(OutboxRow.from_db(r) for r in rows)
+        return sorted(found, key=lambda r: r.id)
+
     def events(self, outbox_id: int) -> list[OutboxEvent]:
         return events_for(self._db, outbox_id)
 

@@ -146,6 +146,12 @@ class XeroClient:
     ) -> dict[str, Record]:
         return lookups.find_credit_notes_by_number(self.gateway, tenant_id, numbers)
 
+    def find_documents_by_reference(
+        self, tenant_id: str, kind: str, terms: Iterable[str]
+    ) -> dict[str, list[Record]]:
+        """Invoices or credit notes whose Reference contains a term (``lookups``)."""
+        return lookups.find_documents_by_reference(self.gateway, tenant_id, kind, terms)
+
     def find_purchase_order_by_number(self, tenant_id: str, number: str) -> Record | None:
         return lookups.find_purchase_order_by_number(self.gateway, tenant_id, number)
 

@@ -86,6 +86,32 @@ def find_credit_notes_by_number(
     return found
 
 
+def find_documents_by_reference(
+    gateway: XeroGateway, tenant_id: str, kind: str, terms: Iterable[str]
+) -> dict[str, list[Record]]:
+    """Sales invoices (``kind="invoice"``) or credit notes (``"credit_note"``) whose
+    ``Reference`` contains one of ``terms`` (case-insensitive): term -> the records. For
+    documents Xero numbers, where a marker in the Reference is the only natural key (§12);
+    the caller checks which record really carries its marker."""
+    operation, collection, doc_type = {
+        "invoice": ("get_invoices", "Invoices", "ACCREC"),
+        "credit_note": ("get_credit_notes", "CreditNotes", "ACCRECCREDIT"),
+    }[kind]
+    wanted = _unique(terms)
+    found: dict[str, list[Record]] = {}
+    for chunk in _chunks(wanted, WHERE_TERMS_PER_CALL):
+        where = " OR ".join(f"Reference.Contains({_quoted(t)})" for t in chunk)
+        reply = gateway.call(tenant_id, operation, where=where, unitdp=4)
+        for record in _list(reply.body, collection):
+            if record.get("Type", doc_type) != doc_type:
+                continue
+            reference = str(record.get("Reference") or "").lower()
+            for term in chunk:
+                if term.lower() in reference:
+                    found.setdefault(term, []).append(record)
+    return found
+
+
 def find_purchase_order_by_number(
     gateway: XeroGateway, tenant_id: str, number: str
 ) -> Record | None:

@@ -1,0 +1,130 @@
+"""A claimed outbox row on its way to Xero, and the ways its attempt can end.
+
+``Outcomes`` records every end in ONE store transaction per row (DESIGN.md), logs one line, and
+counts it in the cycle report. Posting code only decides which end applies.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from agent.store import LeaseLost, OutboxRow, OutboxState, StateConflict, Store
+from agent.sync.backoff import RetryStrategy
+from agent.sync.envelope import Envelope
+from agent.sync.prepare import label
+from agent.sync.report import CycleReport
+
+log = logging.getLogger("atx.sync")
+S = OutboxState
+
+
+@dataclass
+class Job:
+    row: OutboxRow
+    env: Envelope
+    document: dict[str, Any] = field(default_factory=dict)
+    done: bool = False  # its outcome is recorded; nothing more happens to it in this cycle
+
+    @property
+    def needs_contact(self) -> bool:
+        contact = self.document.get("Contact") or {}
+        return self.env.new_contact is not None and not contact.get("ContactID")
+
+
+class Halt(Exception):
+    """The organisation cannot take more calls now (paused, or its connection needs a person):
+    the rows still claimed were given back."""
+
+
+class Outcomes:
+    def __init__(
+        self,
+        store: Store,
+        report: CycleReport,
+        retry: RetryStrategy,
+        owner: str,
+        now: Callable[[], datetime],
+        org_name: str,
+    ) -> None:
+        self.store = store
+        self.report = report
+        self.retry = retry
+        self.owner = owner
+        self.now = now
+        self.org_name = org_name
+
+    def posted(self, job: Job, xero_id: str, number: str | None, how: str) -> None:
+        what = f"{how} in {self.org_name} as {number or xero_id}"
+        if self._apply(job, lambda: self.store.outbox.transition(
+            job.row.id, S.POSTED, owner=self.owner, xero_id=xero_id, xero_number=number,
+            detail=what,
+        )):  # fmt: skip
+            self.report.add("adopted" if how.startswith("found") else "posted")
+            self.report.posted_ids.add(job.row.id)
+            log.info("%s %s", label(job.row), what)
+
+    def already_posted(self, job: Job) -> None:
+        what = (
+            f"already in {self.org_name} as {job.row.xero_number or job.row.xero_id}; "
+            "marking it in Autotask again"
+        )
+        if self._apply(job, lambda: self.store.outbox.transition(
+            job.row.id, S.POSTED, owner=self.owner, detail=what
+        )):  # fmt: skip
+            log.info("%s %s", label(job.row), what)
+
+    def blocked(self, job: Job, reasons: list[str]) -> None:
+        """Xero refused the document itself: a person must fix the data. The payload stays, so
+        the same document is not sent again until something it is built from changes."""
+        if self._apply(job, lambda: self.store.outbox.transition(
+            job.row.id, S.BLOCKED, owner=self.owner, block_reasons=reasons,
+            needs_lookup=False,  # Xero answered: the document is not there
+            detail="blocked: " + reasons[0],
+        )):  # fmt: skip
+            self.report.add("blocked")
+            log.warning("blocked %s: %s", label(job.row), " | ".join(reasons))
+
+    def failed(
+        self, job: Job, error: str, *, needs_lookup: bool, retry_after: float | None = None
+    ) -> None:
+        row = job.row
+        retry_at = self.retry.next_attempt_at(row.attempts, self.now(), retry_after=retry_after)
+        result: list[OutboxRow] = []
+        if self._apply(job, lambda: result.append(self.store.outbox.record_failure(
+            row.id, error=error, retry_at=retry_at, owner=self.owner, needs_lookup=needs_lookup,
+        ))):  # fmt: skip
+            new = result[0]
+            if new.state is S.DEAD:
+                self.report.add("dead")
+                log.error(
+                    "dead %s after %d attempts: %s; retry it by hand (atx retry %s)",
+                    label(row), new.attempts, error, row.autotask_id,
+                )  # fmt: skip
+            else:
+                self.report.add("failed")
+                log.warning(
+                    "failed %s (attempt %d of %d), next try at %s: %s",
+                    label(row), new.attempts, new.max_attempts,
+                    retry_at.isoformat(timespec="seconds"), error,
+                )  # fmt: skip
+
+    def release(self, job: Job, why: str) -> None:
+        if self._apply(job, lambda: self.store.outbox.release(
+            job.row.id, self.owner, detail=why
+        )):  # fmt: skip
+            self.report.add("released")
+
+    def _apply(self, job: Job, change: Callable[[], object]) -> bool:
+        job.done = True
+        try:
+            change()
+        except (LeaseLost, StateConflict) as exc:
+            # The lease expired and another worker took the row over: its outcome is theirs
+            # (they look the document up before posting it again).
+            log.warning("%s: result not recorded: %s", label(job.row), exc)
+            return False
+        return True
