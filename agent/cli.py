@@ -90,7 +90,8 @@ def _cmd_sandbox(args: argparse.Namespace) -> int:
         SANDBOX_AUTOTASK_INTEGRATION_CODE,
         SANDBOX_AUTOTASK_SECRET,
         SANDBOX_AUTOTASK_USERNAME,
-        SANDBOX_XERO_PKCE_CLIENT_ID,
+        SANDBOX_XERO_CUSTOM_CLIENT_ID,
+        SANDBOX_XERO_CUSTOM_CLIENT_SECRET,
     )
 
     if not 10 <= args.invoices <= 20_000:
@@ -114,7 +115,12 @@ def _cmd_sandbox(args: argparse.Namespace) -> int:
             f"  export ATX_AUTOTASK_USERNAME={SANDBOX_AUTOTASK_USERNAME}",
             f"  export ATX_AUTOTASK_SECRET={SANDBOX_AUTOTASK_SECRET}",
             f"  export ATX_AUTOTASK_INTEGRATION_CODE={SANDBOX_AUTOTASK_INTEGRATION_CODE}",
-            f"  export ATX_XERO_CLIENT_ID={SANDBOX_XERO_PKCE_CLIENT_ID}",
+            # A custom connection needs no browser; the PKCE connect flow comes with the TUI.
+            "  export ATX_XERO_AUTH_MODE=client_credentials",
+            f"  export ATX_XERO_CLIENT_ID={SANDBOX_XERO_CUSTOM_CLIENT_ID}",
+            f"  export ATX_XERO_CLIENT_SECRET={SANDBOX_XERO_CUSTOM_CLIENT_SECRET}",
+            "  export ATX_SECRET_KEY=any-demo-key ATX_DATA_DIR=./atx-demo-data",
+            "then run: atx sync --once   (and atx status)",
             "",
             "Press Ctrl+C to stop.",
         ]
