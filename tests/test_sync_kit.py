@@ -7,7 +7,6 @@ clients on the sandbox clock, both Xero organisations connected, and an accounta
 from __future__ import annotations
 
 import contextlib
-import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -18,6 +17,7 @@ from typing import Any
 import httpx
 from test_mapping_support import SEEDED_ACCOUNTS, SEEDED_TAX
 from test_sandbox_xero_support import REDIRECT, Env, authorize, code_from, pkce_pair
+from test_xero_client_kit import SandboxTime
 
 from agent.autotask import AutotaskClient
 from agent.config import Settings
@@ -45,23 +45,6 @@ START = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)  # noon: the Xero day rolls over
 
 def seeded_world(invoices: int = 60, seed_value: int = 3, start: datetime = START) -> World:
     return seed.generate(invoices, seed=seed_value, today=start.date())
-
-
-class SandboxTime:
-    """The clients' clock and sleep on the sandbox clock: a wait moves the sandbox on at once."""
-
-    def __init__(self, sandbox: Sandbox) -> None:
-        self.sandbox = sandbox
-        self.waits: list[float] = []
-        self._lock = threading.Lock()
-
-    def clock(self) -> float:
-        return self.sandbox.clock.seconds()
-
-    def sleep(self, seconds: float) -> None:
-        with self._lock:
-            self.waits.append(seconds)
-        self.sandbox.clock.advance(seconds)
 
 
 @dataclass
