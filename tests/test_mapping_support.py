@@ -23,6 +23,7 @@ from agent.autotask.refdata import (
     TaxRegion,
 )
 from agent.mapping import InvoiceSnapshot, MappingOptions, MappingTables, OrgCatalog, by_id
+from sandbox.demo import ACCOUNTANT_ACCOUNTS, ACCOUNTANT_TAX
 
 TODAY = date(2026, 5, 20)
 INVOICE_DAY = datetime(2026, 5, 14, tzinfo=UTC)
@@ -329,16 +330,9 @@ def seeded_catalog(org: Any) -> OrgCatalog:
     )
 
 
-# What an accountant would map for the seeded MSP: (region, category) -> TaxType per org, and
-# revenue accounts for the billing codes whose external number is missing or an expense account.
-SEEDED_TAX = (
-    {(1, 1): "OUTPUT", (1, 2): "EXEMPTOUTPUT", (1, 3): "EXEMPTOUTPUT"}
-    | {(4, c): "EXEMPTEXPORT" for c in (1, 2, 3)}
-    | {(2, c): "EXEMPTEXPORT" for c in (1, 2, 3)},
-    {(3, 1): "OUTPUT2", (3, 2): "EXEMPTOUTPUT", (3, 3): "ZERORATEDOUTPUT"}
-    | {(4, c): "ZERORATEDOUTPUT" for c in (1, 2, 3)},
-)
-SEEDED_ACCOUNTS = {29682813: "260", 29682821: "260", 29682822: "260", 29682833: "200"}
+# What an accountant would map for the seeded MSP (one definition, shared with `atx demo`).
+SEEDED_TAX = ACCOUNTANT_TAX
+SEEDED_ACCOUNTS = ACCOUNTANT_ACCOUNTS
 
 
 def seeded_tables(org_index: int) -> MappingTables:

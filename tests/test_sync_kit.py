@@ -15,7 +15,6 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from test_mapping_support import SEEDED_ACCOUNTS, SEEDED_TAX
 from test_sandbox_xero_support import REDIRECT, Env, authorize, code_from, pkce_pair
 from test_xero_client_kit import SandboxTime
 
@@ -25,9 +24,9 @@ from agent.store import Store
 from agent.sync import RetryStrategy, SyncEngine
 from agent.xero import XeroClient
 from sandbox import seed
-from sandbox import seed_catalog as cat
 from sandbox.clock import SandboxClock
 from sandbox.core import Sandbox, SandboxOptions
+from sandbox.demo import accountant_mappings
 from sandbox.server import SandboxUrls, running_sandbox
 from sandbox.world import (
     SANDBOX_AUTOTASK_INTEGRATION_CODE,
@@ -159,14 +158,8 @@ class Rig:
 
     def accountant_mappings(self, store: Store, *, skip_tax: tuple[int, int] | None = None) -> None:
         """Routing by region, tax per organisation, and accounts for the codes that need one."""
-        for association, (level1, _level2) in cat.ORG_ASSOCIATIONS.items():
-            store.mappings.set("", "routing", str(association), self.au if level1 == 1 else self.uk)
-        for tenant, table in ((self.au, SEEDED_TAX[0]), (self.uk, SEEDED_TAX[1])):
-            for (region, category), tax_type in table.items():
-                if (region, category) != skip_tax:
-                    store.mappings.set(tenant, "tax", f"{region}:{category}", tax_type)
-        for code, account in SEEDED_ACCOUNTS.items():
-            store.mappings.set("", "account", str(code), account)
+        for row in accountant_mappings(self.world, skip_tax=skip_tax):
+            store.mappings.set(row.org, row.kind, row.key, row.value)
 
     # -- what the services hold -------------------------------------------------------------
 
