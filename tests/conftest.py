@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import pathlib
+from collections.abc import Iterator
 
 import pytest
 
@@ -17,3 +18,18 @@ def _no_ambient_atx_settings(monkeypatch: pytest.MonkeyPatch, tmp_path: pathlib.
         if name.startswith("ATX_"):
             monkeypatch.delenv(name)
     monkeypatch.chdir(tmp_path)
+
+
+@pytest.fixture(autouse=True)
+def _restore_atx_logger() -> Iterator[None]:
+    """`setup_logging` (run by CLI tests in-process) detaches the ``atx`` logger from the root
+    and gives it a handler on that test's stdout; put it back so later tests' caplog sees
+    the records."""
+    import logging
+
+    logger = logging.getLogger("atx")
+    saved = (list(logger.handlers), logger.level, logger.propagate)
+    yield
+    logger.handlers[:] = saved[0]
+    logger.setLevel(saved[1])
+    logger.propagate = saved[2]

@@ -262,7 +262,16 @@ def test_the_agent_stops_cleanly_on_sigterm(tmp_path: Path) -> None:
                 agent.stderr.read() if agent.stderr else ""
             )
             agent.send_signal(signal.SIGTERM)
-            assert agent.wait(timeout=30) == 0
+            try:
+                code = agent.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                agent.kill()
+                agent.wait()
+                reader.join(timeout=5)
+                raise AssertionError(
+                    "no stop 30 s after SIGTERM:\n" + "".join(lines[-30:])
+                ) from None
+            assert code == 0, "".join(lines[-30:])
         finally:
             if agent.poll() is None:
                 agent.kill()
