@@ -1,4 +1,5 @@
-"""`/_sandbox/...` routes, mounted on both simulated services: faults and the clock.
+"""`/_sandbox/...` routes, mounted on both simulated services: faults, the clock, and a summary
+of the state (``/_sandbox/state``: Autotask's budget use, documents per Xero organisation).
 
 These paths exist only in the sandbox; tests and benchmarks use them to steer it from outside.
 """
@@ -48,10 +49,45 @@ def admin_routes(sandbox: Sandbox, faults: FaultPlan) -> list[Route]:
             return JSONResponse({"error": f"bad clock change: {exc}"}, status_code=400)
         return await get_clock(request)
 
+    async def get_state(request: Request) -> JSONResponse:
+        return JSONResponse(state_summary(sandbox))
+
     return [
+        Route("/_sandbox/state", get_state, methods=["GET"]),
         Route("/_sandbox/faults", list_faults, methods=["GET"]),
         Route("/_sandbox/faults", add_fault, methods=["POST"]),
         Route("/_sandbox/faults", clear_faults, methods=["DELETE"]),
         Route("/_sandbox/clock", get_clock, methods=["GET"]),
         Route("/_sandbox/clock", set_clock, methods=["POST"]),
     ]
+
+
+def state_summary(sandbox: Sandbox) -> dict[str, object]:
+    """What a benchmark or test run in another process needs to read back: the clock, Autotask's
+    hourly budget use and the latency it adds now, and each Xero organisation's documents."""
+    budget = sandbox.autotask.budget
+    xero = sandbox.xero
+    organisations = []
+    with xero.lock:
+        for tenant_id, ledger in xero.ledgers.items():
+            org = ledger.org
+            organisations.append(
+                {
+                    "tenant_id": tenant_id,
+                    "name": org.name,
+                    "country_code": org.country_code,
+                    "invoices": len(org.invoices),
+                    "credit_notes": len(org.credit_notes),
+                    "contacts": len(org.contacts),
+                }
+            )
+    return {
+        "now": sandbox.clock.now().isoformat(),
+        "scale": sandbox.clock.scale,
+        "autotask": {
+            "requests_in_window": budget.used(),
+            "hourly_budget": budget.limit,
+            "added_latency_seconds": budget.latency(),
+        },
+        "xero": {"organisations": organisations},
+    }

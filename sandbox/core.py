@@ -21,6 +21,10 @@ class SandboxOptions:
     # Check every request body against the official API descriptions and reject unknown or
     # misspelled fields with a 400 naming them (the real services often ignore them silently).
     strict_requests: bool = True
+    # Real seconds every API request of either service takes before it is answered: the network
+    # and the hosted service's own work, which the simulation otherwise answers in about a
+    # millisecond. 0 (tests); benchmarks set it. Held inside the service's concurrency limits.
+    round_trip: float = 0.0
     # Autotask's extra latency once the hourly budget passes 50% / 75% (real seconds added).
     latency: bool = False
     latency_at_half: float = 0.5

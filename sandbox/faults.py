@@ -1,7 +1,9 @@
 """Fault injection shared by the simulated services.
 
 A test (or the `/_sandbox/faults` admin route) queues faults; the middleware applies the first one
-that matches a request:
+that matches a request (and, for a fault with a ``probability`` below 1, whose draw hits: each such
+fault draws from its own ``random.Random(seed)``, so a seeded plan hits the same positions of the
+sequence of matching requests every run; ``times`` counts hits only):
 
 - ``error``: answer ``status`` at once with the service's own error body; nothing is applied.
 - ``slow``: wait ``delay_seconds`` (real seconds) before handling the request.
@@ -13,11 +15,13 @@ that matches a request:
 from __future__ import annotations
 
 import asyncio
+import random
 import threading
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from typing import Any, Literal
 
+from starlette.requests import ClientDisconnect
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 FaultKind = Literal["error", "slow", "drop_after_write"]
@@ -32,6 +36,8 @@ class Fault:
     status: int = 500
     delay_seconds: float = 0.0
     times: int | None = 1  # how many requests it hits; None = until cleared
+    probability: float = 1.0  # chance that a matching request is hit (e.g. 0.05: 5 %)
+    seed: int | None = None  # of the fault's own draws; None: not reproducible
 
     def matches(self, method: str, path: str) -> bool:
         if self.method and self.method.upper() != method.upper():
@@ -46,17 +52,23 @@ class FaultPlan:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._faults: list[Fault] = []
+        self._draws: dict[int, random.Random] = {}  # id(fault) -> its draws
 
     def add(self, fault: Fault) -> Fault:
         if fault.kind not in FAULT_KINDS:
             raise ValueError(f"unknown fault kind {fault.kind!r}; expected one of {FAULT_KINDS}")
+        chance = fault.probability
+        if isinstance(chance, bool) or not isinstance(chance, int | float) or not 0 < chance <= 1:
+            raise ValueError(f"probability must be above 0 and at most 1, not {chance!r}")
         with self._lock:
             self._faults.append(fault)
+            self._draws[id(fault)] = random.Random(fault.seed)
         return fault
 
     def clear(self) -> None:
         with self._lock:
             self._faults.clear()
+            self._draws.clear()
 
     def pending(self) -> list[Fault]:
         with self._lock:
@@ -65,12 +77,16 @@ class FaultPlan:
     def take(self, method: str, path: str) -> Fault | None:
         with self._lock:
             for fault in self._faults:
-                if fault.matches(method, path):
-                    if fault.times is not None:
-                        fault.times -= 1
-                        if fault.times <= 0:
-                            self._faults.remove(fault)
-                    return fault
+                if not fault.matches(method, path):
+                    continue
+                if fault.probability < 1.0 and self._draws[id(fault)].random() >= fault.probability:
+                    continue
+                if fault.times is not None:
+                    fault.times -= 1
+                    if fault.times <= 0:
+                        self._faults.remove(fault)
+                        del self._draws[id(fault)]
+                return fault
         return None
 
 
@@ -88,7 +104,10 @@ class FaultInjectionMiddleware:
             return
         fault = self.plan.take(scope["method"], scope["path"])
         if fault is None:
-            await self.app(scope, receive, send)
+            try:
+                await self.app(scope, receive, send)
+            except ClientDisconnect:
+                return  # the client went away while sending its request (killed, say)
         elif fault.kind == "error":
             body = self.error_body(fault.status)
             await send(

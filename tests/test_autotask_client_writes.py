@@ -12,7 +12,7 @@ import httpx
 import pytest
 from test_autotask_client_kit import FakeTime, invoice_world, mock_client, serving
 
-from agent.autotask import AutotaskWriteNotApplied
+from agent.autotask import AutotaskNetworkError, AutotaskWriteNotApplied
 from sandbox.core import SandboxOptions
 from sandbox.faults import Fault
 
@@ -111,6 +111,18 @@ def test_a_patch_whose_connection_drops_after_the_write_is_retried_and_confirmed
             "GET",
         ]
         assert served.time.waits == [1.0]
+
+
+def test_a_patch_sent_only_once_raises_when_its_answer_is_lost() -> None:
+    # For the mark step, which reads every invoice back anyway: one PATCH per invoice.
+    with serving(invoice_world(1)) as served:
+        served.sandbox.autotask_faults.add(Fault("drop_after_write", method="PATCH"))
+        client = served.client()
+        with pytest.raises(AutotaskNetworkError, match=r"PATCH V1\.0/Invoices failed"):
+            client.patch_invoice(1, web_service_date=STAMP, resend_if_dropped=False)
+        assert [r.method for r in served.sent if "/V1.0/" in r.url.path] == ["PATCH"]
+        assert served.sandbox.autotask.write_counts("Invoices", "webServiceDate") == {1: 1}
+        assert served.time.waits == []
 
 
 def test_parallel_patches_from_a_thread_pool_keep_three_in_flight_per_endpoint() -> None:

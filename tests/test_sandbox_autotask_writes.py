@@ -143,3 +143,24 @@ def test_a_billing_item_outside_the_users_lines_of_business_cannot_be_patched(ap
     )
     assert response.status_code == 500
     assert api.record("BillingItems", 11).get("webServiceDate") is None
+
+
+def test_applied_writes_are_recorded_per_record_and_field(api: Api) -> None:
+    patch(api, "Invoices", {"id": 1, "webServiceDate": "2026-05-01T10:00:00"})
+    patch(api, "Invoices", {"id": 1, "invoiceNumber": "XERO-0001"})
+    patch(api, "Invoices", {"id": 2, "webServiceDate": "2026-05-01T10:00:00"})
+    patch(api, "Invoices", {"id": 2, "webServiceDate": None})
+    patch(api, "Invoices", {"id": 999, "webServiceDate": "2026-05-01T10:00:00"})  # refused
+    api.client.put(api.base + "Invoices", json={"id": 4, "webServiceDate": "2026-05-01"})
+    patch(api, "BillingItems", {"id": 10, "webServiceDate": "2026-05-01T10:00:00"})
+    api.sandbox.autotask.update("Invoices", 3, webServiceDate="2026-05-01T10:00:00")  # the UI
+
+    service = api.sandbox.autotask
+    invoices = service.writes("Invoices")
+    assert [(w.record_id, w.method) for w in invoices] == [
+        (1, "PATCH"), (1, "PATCH"), (2, "PATCH"), (2, "PATCH"), (4, "PUT"),
+    ]  # fmt: skip
+    assert invoices[1].fields == {"invoiceNumber": "XERO-0001"}
+    assert invoices[4].fields["invoiceNumber"] is None  # a PUT nulls what it leaves out
+    assert service.write_counts("invoices", "webServiceDate") == {1: 1, 2: 1, 4: 1}
+    assert [w.entity for w in service.writes()] == ["Invoices"] * 5 + ["BillingItems"]

@@ -101,7 +101,7 @@ def settings(**values: Any) -> Settings:
     return Settings(_env_file=None, **values)  # type: ignore[call-arg]
 
 
-def test_runtime_settings_override_the_environment_and_per_org_wins() -> None:
+def test_runtime_settings_apply_unless_the_environment_sets_them_and_per_org_wins() -> None:
     runtime = RuntimeView(
         {
             "invoice_status": "authorised",
@@ -113,13 +113,18 @@ def test_runtime_settings_override_the_environment_and_per_org_wins() -> None:
             "default_org": AU,
         }
     )
-    base = settings(invoice_status="DRAFT", invoice_number_prefix="X-", days_back=30)
+    base = settings()
     au = mapping_options(base, runtime, AU, au_catalog(), date(2026, 3, 2))
     uk = mapping_options(base, runtime, UK, au_catalog(), date(2026, 3, 2))
     assert (au.status, au.number_prefix, au.default_sales_account) == ("AUTHORISED", "AT-", "260")
     assert uk.default_sales_account == "200" and au.tax_mapping_enabled is False
     sync = SyncOptions.resolve(base, runtime)
     assert (sync.days_back, sync.default_org, sync.numbering) == (7, AU, "autotask")
+    # A value given in the environment (ATX_*) wins over the stored one (control API contract).
+    given = settings(invoice_status="DRAFT", invoice_number_prefix="X-", days_back=30)
+    au = mapping_options(given, runtime, AU, au_catalog(), date(2026, 3, 2))
+    assert (au.status, au.number_prefix, au.default_sales_account) == ("DRAFT", "X-", "260")
+    assert SyncOptions.resolve(given, runtime).days_back == 30
 
 
 def test_defaults_come_from_the_catalog_and_bad_values_are_ignored(
@@ -187,12 +192,16 @@ def test_mapping_files_are_checked_entry_by_entry() -> None:
 # -- logs --------------------------------------------------------------------------------------
 
 
-def test_logs_are_one_line_json_without_secrets() -> None:
+def test_logs_are_one_line_json_without_secrets(request: pytest.FixtureRequest) -> None:
     stream = io.StringIO()
-    setup_logging(
+    handler = setup_logging(
         settings(log_format="json", autotask_secret="hunter2-autotask-secret", log_level="INFO"),
         stream,
     )
+    # Undone at the end: later tests read the ``atx`` loggers through caplog (root handler).
+    atx = logging.getLogger("atx")
+    request.addfinalizer(lambda: atx.removeHandler(handler))
+    request.addfinalizer(lambda: setattr(atx, "propagate", True))
     log = logging.getLogger("atx.sync")
     log.info("posted invoice 1 with secret %s", "hunter2-autotask-secret")
     log.warning(

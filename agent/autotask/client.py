@@ -341,15 +341,20 @@ class AutotaskClient:
         invoice_number: str | Unset | None = UNSET,
         web_service_date: datetime | Unset | None = UNSET,
         paid_date: date | Unset | None = UNSET,
+        resend_if_dropped: bool = True,
     ) -> InvoiceUpdate:
         """The PATCH of ``update_invoice`` without its read-back: for callers that confirm many
-        invoices at once with one query (``InvoiceUpdate.unapplied`` on the re-read records)."""
+        invoices at once with one query (``InvoiceUpdate.unapplied`` on the re-read records).
+        Such a caller passes ``resend_if_dropped=False``: a PATCH whose answer was lost then
+        raises ``AutotaskNetworkError`` and is read back, not sent a second time."""
         update = InvoiceUpdate(invoice_id, invoice_number, web_service_date, paid_date)
         body = update.body()
         if len(body) == 1:
             raise ValueError("update_invoice needs at least one field to change")
         # The collection URL with the id in the body: PATCH …/Invoices/{id} is a 405 (§6).
-        self._session.request("PATCH", "Invoices", endpoint="Invoices", body=body)
+        self._session.request(
+            "PATCH", "Invoices", endpoint="Invoices", body=body, resend_if_dropped=resend_if_dropped
+        )
         return update
 
 

@@ -140,18 +140,21 @@ class AutotaskSession:
         body: Any = None,
         absolute: bool = False,
         paced: bool = True,
+        resend_if_dropped: bool = True,
     ) -> Any:
         """Send to ``{zone}V1.0/{target}`` (or to ``target`` itself when ``absolute``, which
-        must be on the zone's host); answer the decoded JSON body or raise."""
+        must be on the zone's host); answer the decoded JSON body or raise. With
+        ``resend_if_dropped`` False, a request whose answer was lost (it may have been applied)
+        raises ``AutotaskNetworkError`` instead of being sent again."""
         zone = self.zone.current()
         url = self._url(zone.url, target, absolute)
-        response = self._send(method, url, endpoint, body, paced)
+        response = self._send(method, url, endpoint, body, paced, resend_if_dropped)
         if response.status_code == 401:
             # Zones move: ask again, then try once more (reference §3, django-autotask).
             moved = self.zone.rediscover(zone)
             if moved is not None:
                 url = self._url(moved.url, target, absolute)
-                response = self._send(method, url, endpoint, body, paced)
+                response = self._send(method, url, endpoint, body, paced, resend_if_dropped)
             if response.status_code == 401:
                 text = REJECTED if moved is not None else REJECTED_FIXED_ZONE
                 raise AutotaskAuthError(text.format(username=self.username))
@@ -171,7 +174,9 @@ class AutotaskSession:
             )
         return resolved
 
-    def _send(self, method: str, url: str, endpoint: str, body: Any, paced: bool) -> httpx.Response:
+    def _send(
+        self, method: str, url: str, endpoint: str, body: Any, paced: bool, resend: bool = True
+    ) -> httpx.Response:
         content = encode(body) if body is not None else None
 
         def attempt() -> httpx.Response:
@@ -189,7 +194,7 @@ class AutotaskSession:
             return response
 
         retrier = self._retrier if paced else self._single
-        return retrier.run(attempt, method=method, path=_shown(url))
+        return retrier.run(attempt, method=method, path=_shown(url), idempotent=resend)
 
     def _headers(self) -> dict[str, str]:
         # The only place the secrets are read (reference §2: three headers on every call).

@@ -10,11 +10,13 @@ the account's class (``CanApplyToRevenue`` for a REVENUE account, and so on).
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from functools import cached_property
 from typing import Any
+
+from agent.mapping.text import name_key
 
 Record = Mapping[str, Any]
 
@@ -124,6 +126,22 @@ class OrgCatalog:
     def _items(self) -> dict[str, Record]:
         return _index(self.items, "Code")
 
+    # Contact matching runs once per invoice against every contact: these group the contacts
+    # (in catalog order) by each key a rule compares, so a match is one dict lookup.
+
+    @cached_property
+    def _contacts_by_number(self) -> dict[str, list[Record]]:
+        return _group(self.contacts, lambda c: text(c, "ContactNumber"))
+
+    @cached_property
+    def _contacts_by_account_number(self) -> dict[str, list[Record]]:
+        return _group(self.contacts, lambda c: text(c, "AccountNumber").casefold())
+
+    @cached_property
+    def _active_contacts_by_name(self) -> dict[str, list[Record]]:
+        active = [c for c in self.contacts if is_active(c)]
+        return _group(active, lambda c: name_key(text(c, "Name")))
+
     # -- lookups ---------------------------------------------------------------------------
 
     def account(self, code: str) -> Record | None:
@@ -144,6 +162,19 @@ class OrgCatalog:
     def item(self, code: str) -> Record | None:
         return self._items.get(code.strip())
 
+    def contacts_numbered(self, number: str) -> list[Record]:
+        """Every contact (archived too) whose ContactNumber is ``number``, in catalog order."""
+        return list(self._contacts_by_number.get(number, ()))
+
+    def contacts_with_account_number(self, account_number: str) -> list[Record]:
+        """Every contact (archived too) whose AccountNumber is ``account_number``, ignoring
+        case, in catalog order."""
+        return list(self._contacts_by_account_number.get(account_number.casefold(), ()))
+
+    def active_contacts_named(self, key: str) -> list[Record]:
+        """Active contacts whose ``name_key`` is ``key``, in catalog order."""
+        return list(self._active_contacts_by_name.get(key, ()))
+
     def rounding_account(self) -> Record | None:
         """The account Xero keeps for rounding: found by SystemAccount, never by code (§11)."""
         return next((a for a in self.accounts if text(a, "SystemAccount") == "ROUNDING"), None)
@@ -158,6 +189,15 @@ def _index(records: Sequence[Record], key: str, *, fold: bool = False) -> dict[s
             slot = value.casefold() if fold else value
             if slot not in found or (is_active(record) and not is_active(found[slot])):
                 found[slot] = record
+    return found
+
+
+def _group(records: Sequence[Record], key: Callable[[Record], str]) -> dict[str, list[Record]]:
+    found: dict[str, list[Record]] = {}
+    for record in records:
+        value = key(record)
+        if value:
+            found.setdefault(value, []).append(record)
     return found
 
 

@@ -20,7 +20,6 @@ the same rule block too: guessing between them could put invoices on the wrong c
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -57,26 +56,26 @@ def choose_contact(
         return _override(company, override, catalog)
 
     number = str(company.id)
-    by_number = [c for c in catalog.contacts if text(c, "ContactNumber") == number]
+    by_number = catalog.contacts_numbered(number)
     archived = [c for c in by_number if not is_active(c)]
-    rules: list[tuple[str, Callable[[Record], bool]]] = [
-        (f"ContactNumber {number}", lambda c: text(c, "ContactNumber") == number)
+    rules: list[tuple[str, list[Record]]] = [
+        (f"ContactNumber {number}", [c for c in by_number if is_active(c)])
     ]
     account_number = " ".join(clean(company.companyNumber).split())
     if account_number:
-        wanted = account_number.casefold()
         rules.append(
             (
                 f"AccountNumber {account_number}",
-                lambda c: text(c, "AccountNumber").casefold() == wanted,
+                [c for c in catalog.contacts_with_account_number(account_number) if is_active(c)],
             )
         )
     name = name_key(company.companyName)
     if name:
-        rules.append((f'name "{single_line(company.companyName, 120)}"', _named(name)))
+        rules.append(
+            (f'name "{single_line(company.companyName, 120)}"', catalog.active_contacts_named(name))
+        )
 
-    for rule, matches in rules:
-        found = [c for c in catalog.contacts if is_active(c) and matches(c)]
+    for rule, found in rules:
         if len(found) == 1:
             return ContactChoice({"ContactID": text(found[0], "ContactID")}, f"matched by {rule}")
         if len(found) > 1:
@@ -98,10 +97,6 @@ def choose_contact(
                 str(company.id),
             )
     return _create(company, billing_contact, catalog, account_number)
-
-
-def _named(wanted: str) -> Callable[[Record], bool]:
-    return lambda c: name_key(text(c, "Name")) == wanted
 
 
 def _override(
@@ -144,10 +139,7 @@ def _create(
         "ContactNumber": number,
     }
     if account_number:
-        taken = any(
-            text(c, "AccountNumber").casefold() == account_number.casefold()
-            for c in catalog.contacts
-        )
+        taken = bool(catalog.contacts_with_account_number(account_number))
         if taken or len(account_number) > NUMBER_LIMIT:
             warnings.append(f"AccountNumber {account_number} left off the new contact (in use)")
         else:

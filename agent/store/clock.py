@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 Clock = Callable[[], datetime]
 
 _FORMAT = "%Y-%m-%dT%H:%M:%S.%fZ"
+_LENGTH = len("2026-01-01T00:00:00.000000Z")
 
 
 def utc_now() -> datetime:
@@ -30,6 +31,10 @@ def to_db_or_none(moment: datetime | None) -> str | None:
 
 
 def from_db(text: str) -> datetime:
+    if len(text) == _LENGTH and text.endswith("Z") and text[10] == "T":
+        # The store's own format, parsed in C (strptime is ~20x slower, and every outbox row
+        # read parses four of these).
+        return datetime.fromisoformat(text[:-1]).replace(tzinfo=UTC)
     return datetime.strptime(text, _FORMAT).replace(tzinfo=UTC)
 
 

@@ -178,10 +178,19 @@ def _v3_secret_settings_and_org_index(db: sqlite_utils.Database) -> None:
     db.table("outbox").create_index(["org", "state"], index_name="outbox_org_state")
 
 
+def _v4_queue_view_indexes(db: sqlite_utils.Database) -> None:
+    """The control API's queue view lists rows most recently changed first (all, or of one
+    state): without these, each page sorted every row (and read past its snapshot to do so)."""
+    outbox = db.table("outbox")
+    outbox.create_index(["updated_at", "id"], index_name="outbox_by_change")
+    outbox.create_index(["state", "updated_at", "id"], index_name="outbox_state_by_change")
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     _v1_base_tables,
     _v2_catalogs,
     _v3_secret_settings_and_org_index,
+    _v4_queue_view_indexes,
 )
 LATEST_VERSION = len(MIGRATIONS)
 

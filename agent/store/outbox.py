@@ -8,7 +8,8 @@ refused with ``LeaseLost`` instead of overwriting the newer attempt.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from datetime import datetime, timedelta
 from typing import Any, Unpack
 
@@ -35,6 +36,14 @@ RETRYABLE: frozenset[OutboxState] = frozenset({S.DEAD, S.FAILED, S.BLOCKED, S.SK
 
 class Outbox(OutboxQueries):
     """The write side of the outbox (the read side is ``OutboxQueries``)."""
+
+    @contextmanager
+    def batch(self) -> Iterator[None]:
+        """Many changes in ONE transaction: each is checked and recorded with its event as on its
+        own, and all of them commit together or none does. For loops of quick changes only (no
+        network inside): the database is held for the whole block."""
+        with self._db.write():
+            yield
 
     # ----------------------------------------------------------------- writing
 

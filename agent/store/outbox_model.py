@@ -9,7 +9,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any, TypedDict
 
-from agent.store.canonical import canonical_json, content_hash
+from agent.store.canonical import canonical_json, sha256_text
 from agent.store.clock import from_db, from_db_or_none, to_db_or_none
 
 DEFAULT_MAX_ATTEMPTS = 5
@@ -151,8 +151,10 @@ def field_columns(fields: Mapping[str, Any]) -> dict[str, object]:
         if name not in _FIELD_NAMES:
             raise TypeError(f"unknown outbox field {name!r}")
         if name == "payload":
-            columns["payload_json"] = None if value is None else canonical_json(value)
-            columns["payload_hash"] = None if value is None else content_hash(value)
+            text = None if value is None else canonical_json(value)
+            columns["payload_json"] = text
+            # content_hash(value), without serialising the payload a second time.
+            columns["payload_hash"] = None if text is None else sha256_text(text)
         elif name == "block_reasons":
             if isinstance(value, str) or not all(isinstance(r, str) for r in value):
                 raise TypeError("block_reasons must be a sequence of strings")

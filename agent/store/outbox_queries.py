@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import Any
 
 from agent.store.db import StoreDB
 from agent.store.errors import NotFound
@@ -19,6 +20,18 @@ class OutboxQueries:
     def get(self, outbox_id: int) -> OutboxRow | None:
         found = self._db.query_one("SELECT * FROM outbox WHERE id = ?", (outbox_id,))
         return None if found is None else OutboxRow.from_db(found)
+
+    def get_many(self, outbox_ids: Iterable[int]) -> list[OutboxRow]:
+        """These rows (those that exist), in the order given; one query per 500 ids."""
+        wanted = list(dict.fromkeys(int(i) for i in outbox_ids))
+        by_id: dict[int, OutboxRow] = {}
+        for start in range(0, len(wanted), 500):
+            chunk = wanted[start : start + 500]
+            rows = self._db.query(
+                f"SELECT * FROM outbox WHERE id IN ({', '.join('?' for _ in chunk)})", chunk
+            )
+            by_id.update((int(r["id"]), OutboxRow.from_db(r)) for r in rows)
+        return [by_id[i] for i in wanted if i in by_id]
 
     def find(self, kind: OutboxKind | str, autotask_id: int | str, org: str) -> OutboxRow | None:
         return self._find(OutboxKind(kind).value, str(autotask_id), org)
@@ -90,6 +103,87 @@ class OutboxQueries:
 
     def events(self, outbox_id: int) -> list[OutboxEvent]:
         return events_for(self._db, outbox_id)
+
+    def events_after(self, after_id: int, limit: int = 1000) -> list[OutboxEvent]:
+        """Events of every row with an id above ``after_id``, oldest first (tailing the trail)."""
+        rows = self._db.query(
+            "SELECT * FROM outbox_events WHERE id > ? ORDER BY id LIMIT ?", (after_id, limit)
+        )
+        return [OutboxEvent.from_db(row) for row in rows]
+
+    def last_event_id(self) -> int:
+        found = self._db.query_one("SELECT max(id) AS n FROM outbox_events")
+        return int(found["n"] or 0) if found else 0
+
+    def page(
+        self,
+        *,
+        states: Iterable[OutboxState | str] | None = None,
+        kinds: Iterable[OutboxKind | str] | None = None,
+        org: str | None = None,
+        text: str | None = None,
+        before: tuple[str, int] | None = None,
+        limit: int = 100,
+    ) -> tuple[list[OutboxRow], int]:
+        """Rows, most recently changed first, and how many match in all (the control API's
+        queue). ``text`` matches the Autotask invoice number or id, the Xero number or the
+        customer's name (case-insensitive substring); ``before`` is the (updated_at, id) of the
+        last row of the previous page. The order comes from the ``outbox_by_change`` indexes and
+        only the page's rows are read whole."""
+        where, params = self._filters(states, None, org, None)
+        if kinds is not None:
+            values = [OutboxKind(k).value for k in kinds]
+            where += f" AND kind IN ({', '.join('?' for _ in values)})" if values else " AND 0"
+            params.extend(values)
+        if text:
+            escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+            pattern = f"%{escaped}%"
+            # LIKE on the raw JSON first (cheap, ASCII case-insensitive, like lower()), then the
+            # fields themselves; text JSON would escape (quotes, backslashes) skips the shortcut.
+            raw = '"' not in text and "\\" not in text
+            where += (
+                " AND (autotask_id = ? OR xero_number LIKE ? ESCAPE '\\' OR ("
+                + ("snapshot_json LIKE ? ESCAPE '\\' AND " if raw else "")
+                + "(instr(lower(coalesce(json_extract(snapshot_json, '$.invoice.invoiceNumber'),"
+                " '')), lower(?)) > 0"
+                " OR instr(lower(coalesce(json_extract(snapshot_json, '$.company.companyName'),"
+                " '')), lower(?)) > 0)))"
+            )
+            params.extend([text, pattern, *([pattern] if raw else []), text, text])
+        found = self._db.query_one(f"SELECT count(*) AS n FROM outbox WHERE {where}", params)
+        total = int(found["n"]) if found else 0
+        if before is not None:
+            where += " AND (updated_at < ? OR (updated_at = ? AND id < ?))"
+            params.extend([before[0], before[0], before[1]])
+        ids = [
+            int(r["id"])
+            for r in self._db.query(
+                f"SELECT id FROM outbox WHERE {where} ORDER BY updated_at DESC, id DESC LIMIT ?",
+                [*params, limit],
+            )
+        ]
+        if not ids:
+            return [], total
+        return self.get_many(ids), total
+
+    def summaries(self, ids: Iterable[int]) -> dict[int, dict[str, Any]]:
+        """The invoice number, customer name, total and currency of rows, read from their
+        snapshots inside SQLite (no snapshot is parsed in Python)."""
+        wanted = list(dict.fromkeys(int(i) for i in ids))
+        found: dict[int, dict[str, Any]] = {}
+        for start in range(0, len(wanted), 500):
+            chunk = wanted[start : start + 500]
+            rows = self._db.query(
+                "SELECT id, json_extract(snapshot_json, '$.invoice.invoiceNumber') AS number,"
+                " json_extract(snapshot_json, '$.company.companyName') AS customer,"
+                " json_extract(snapshot_json, '$.invoice.invoiceTotal') AS total,"
+                " json_extract(snapshot_json, '$.currency.name') AS currency"
+                f" FROM outbox WHERE id IN ({', '.join('?' for _ in chunk)})",
+                chunk,
+            )
+            for r in rows:
+                found[int(r["id"])] = {k: r[k] for k in ("number", "customer", "total", "currency")}
+        return found
 
     def _find(self, kind: str, autotask_id: str, org: str) -> OutboxRow | None:
         found = self._db.query_one(

@@ -8,8 +8,10 @@ pending), then the loop exits with status 0. An exception inside a cycle is logg
 the loop goes on: the next cycle starts on time.
 
 Services that run beside the cycles (the control API on its Unix socket, the Xero connect pages)
-are started by ``start_services`` and stopped by ``stop_services``: that is where issue 4's
-``agent/control`` plugs in.
+are started by ``start_services`` and stopped by ``stop_services``. ``run_now`` (any thread) asks
+for a cycle at once, on the loop's thread (the control API's ``POST /cycle``); an engine whose
+``run_cycle`` returns None had nothing to run (the agent is not set up yet): that is not counted
+as a cycle. ``set_interval`` changes the schedule from the next cycle on.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ import logging
 import signal
 import threading
 from collections.abc import Callable
+from datetime import UTC, datetime
 from types import FrameType
 from typing import Protocol
 
@@ -29,7 +32,7 @@ log = logging.getLogger("atx.sync")
 
 
 class Engine(Protocol):
-    def run_cycle(self) -> CycleReport: ...
+    def run_cycle(self) -> CycleReport | None: ...
     def request_stop(self) -> None: ...
 
 
@@ -62,6 +65,9 @@ class AgentLoop:
         self.scheduler = schedule.Scheduler()
         self.cycles = 0
         self.crashes = 0
+        self._wake = threading.Event()
+        self._interval_changed = False
+        self._run_requested = False
 
     # -- signals ------------------------------------------------------------------------------
 
@@ -77,7 +83,23 @@ class AgentLoop:
 
     def request_stop(self) -> None:
         self.stop.set()
+        self._wake.set()
         self.engine.request_stop()
+
+    def run_now(self) -> None:
+        """A cycle as soon as the loop is free (a running cycle finishes first; never two)."""
+        self._run_requested = True
+        self._wake.set()
+
+    def set_interval(self, minutes: int) -> None:
+        self.interval_minutes = minutes
+        self._interval_changed = True
+        self._wake.set()
+
+    def next_cycle_at(self) -> datetime | None:
+        """When the schedule runs the next cycle (UTC), None when none is scheduled."""
+        moment = self.scheduler.next_run if self.scheduler.jobs else None
+        return None if moment is None else moment.astimezone(UTC)
 
     # -- the loop -----------------------------------------------------------------------------
 
@@ -90,9 +112,21 @@ class AgentLoop:
             )
             self.cycle()
             while not self.stop.is_set():
+                if self._interval_changed:
+                    self._interval_changed = False
+                    self.scheduler.clear()
+                    self.scheduler.every(self.interval_minutes).minutes.do(self.cycle)
                 self.scheduler.run_pending()
-                # Wakes at once on a stop; otherwise looks at the schedule every tick.
-                self.stop.wait(self.tick_seconds)
+                # Wakes at once on a stop, run_now or set_interval; else looks at the schedule
+                # every tick.
+                self._wake.wait(self.tick_seconds)
+                self._wake.clear()
+                if self._run_requested and not self.stop.is_set():
+                    self._run_requested = False
+                    self.cycle()
+                    # The next scheduled cycle is an interval after this one.
+                    for job in self.scheduler.jobs:
+                        job._schedule_next_run()
         finally:
             self.scheduler.clear()
             self.stop_services()
@@ -104,6 +138,9 @@ class AgentLoop:
             return
         try:
             report = self.engine.run_cycle()
+            if report is None:  # nothing to run yet (set-up incomplete)
+                self.cycles -= 1
+                return
         except Exception as exc:
             # One line, no traceback (it could quote a request); the cycle's own rows stay
             # safe in the outbox, and the next cycle picks them up.
@@ -120,8 +157,19 @@ class AgentLoop:
 
     def start_services(self) -> None:
         # Issue 4: the control API (Unix socket, SSE) and the Xero connect pages start here.
+        started: list[Service] = []
         for service in self.services:
-            service.start()
+            try:
+                service.start()
+            except BaseException:
+                # The ones already running stop again (a socket file is not left behind).
+                for running in reversed(started):
+                    try:
+                        running.stop()
+                    except Exception as exc:
+                        log.warning("stopping %s failed: %s", running.name, exc)
+                raise
+            started.append(service)
             log.info("%s started", service.name)
 
     def stop_services(self) -> None:

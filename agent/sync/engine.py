@@ -7,9 +7,11 @@ A cycle: (a) leases of workers that are gone, or expired, back to pending (to be
 first, ``leases``), failed rows whose time has come back to pending; (b) each organisation's
 catalogs, refreshed when stale; (c) poll Autotask and snapshot the invoices that need it into the
 outbox (``intake``, ``discover``); (d) map rows to pending or blocked (``prepare``); (e) post per
-organisation (``post``); (f) mark what was posted in Autotask (``mark``). A step that fails is
-reported and the next ones still run where they can (rows posted earlier still get marked when
-Autotask's poll failed, say).
+organisation (``post``); (f) mark what was posted in Autotask (``mark``). Steps (b) to (f)
+overlap (``pipeline``): invoices go through in chunks, posting has a thread of its own, and each
+document posted is marked in Autotask at once, so the PATCHes, the cycle's floor, run from the
+first chunk on. A step that fails is reported and the next ones still run where they can (rows
+posted earlier still get marked when Autotask's poll failed, say).
 
 Never two cycles at once in one engine (a second call raises ``CycleRunning``). Two processes may
 run cycles against one database: claims and leases keep each row with one of them.
@@ -20,30 +22,25 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta
 
-from agent.autotask import AutotaskBudgetExhausted, AutotaskClient, AutotaskError
+from agent.autotask import AutotaskClient
 from agent.config import Settings
 from agent.store import OutboxState, Store, TenantInfo
-from agent.store.canonical import canonical_json, content_hash
+from agent.store.canonical import canonical_json
 from agent.store.clock import utc_now
 from agent.sync.backoff import DEFAULT_RETRY, RetryStrategy
-from agent.sync.discover import invoices_by_id, poll_invoices
-from agent.sync.intake import DOCUMENT_KINDS, Intake
+from agent.sync.intake import DOCUMENT_KINDS
 from agent.sync.leases import new_owner, reclaim_dead_leases
-from agent.sync.mark import Marker
 from agent.sync.options import RuntimeView, SyncOptions
 from agent.sync.orgs import (
-    CONTEXT_STREAM,
     OrgContext,
     build_context,
-    context_changed,
     ensure_catalogs,
     organisation_info,
-    remember_context,
 )
-from agent.sync.post import OrgPoster
-from agent.sync.prepare import ALL, Preparer
+from agent.sync.pipeline import CyclePipeline
 from agent.sync.report import CycleReport
 from agent.sync.routing import RoutingTable
 from agent.xero import XeroClient, XeroError, XeroOrgPaused
@@ -51,7 +48,6 @@ from agent.xero import XeroClient, XeroError, XeroOrgPaused
 log = logging.getLogger("atx.sync")
 S = OutboxState
 LAST_CYCLE_STREAM = "sync.last_cycle"
-ROUTING_KEY = "routing"
 
 
 class CycleRunning(RuntimeError):
@@ -93,6 +89,8 @@ class SyncEngine:
         self.stop = stop or threading.Event()
         self._running = threading.Lock()
         self._refresh_catalogs = False
+        # Told of the cycle's phases: (phase, done, total); the control API's ``cycle`` events.
+        self.progress: Callable[[str, int, int], None] | None = None
 
     # -- control ------------------------------------------------------------------------------
 
@@ -120,6 +118,7 @@ class SyncEngine:
         autotask_before = self._autotask_calls()
         xero_before = self.xero.governor.calls_made()
         try:
+            self.progress_event("started", 0, 0)
             self._steps(report, only)
         except BaseException as exc:
             # Recorded for `atx status`, then raised: the caller decides (the agent loop logs it
@@ -144,7 +143,7 @@ class SyncEngine:
         now = self.now()
         if only is not None:
             # Naming an invoice is asking for a try now: failed and dead rows are retried.
-            for row_id in self._rows_of(only):
+            for row_id in self.rows_of(only):
                 row = outbox.get(row_id)
                 if row is not None and row.state in (S.FAILED, S.DEAD):
                     outbox.retry(row_id, detail="retried: atx sync --invoice")
@@ -156,116 +155,24 @@ class SyncEngine:
         tenants = self.xero.ensure_connected()
         if not tenants:
             raise NoOrganisation()
-        contexts = self.contexts(tenants, runtime, options, report)
         routing = RoutingTable.build(
             self.store.mappings.list_all(mapping_type="routing"), tenants, options.default_org
         )
-        changed = self._discover(report, options, only)
-        scope = None if only is None else self._rows_of(only)
+        # Xero's catalogs are read while the first invoices are read from Autotask.
+        with ThreadPoolExecutor(1, thread_name_prefix="atx-catalogs") as catalogs:
+            loading = catalogs.submit(self.contexts, tenants, runtime, options, report)
+            CyclePipeline(self, report, options, only, routing, loading).run()
 
-        preparer = Preparer(self.store, routing, contexts)
-        routing_fingerprint = content_hash(
-            [sorted(routing.routes.items()), sorted(routing.connected), routing.default_org]
-        )
-        routing_changed = self.store.cursors.get(CONTEXT_STREAM, ROUTING_KEY) != routing_fingerprint
-        stale = [
-            org for org, c in contexts.items() if routing_changed or context_changed(self.store, c)
-        ]
-        if scope is None:
-            due = preparer.due_rows(changed, stale)
-        else:
-            # The user named this invoice: map its unsent rows again, whatever changed.
-            found = (self.store.outbox.get(row_id) for row_id in sorted(scope))
-            due = [
-                r
-                for r in found
-                if r is not None
-                and (
-                    r.state in (S.DISCOVERED, S.BLOCKED)
-                    or (r.state is S.PENDING and not r.needs_lookup)
-                )
-            ]
-        outcome = preparer.run(due)
-        report.add("mapped", outcome.mapped)
-        report.add("blocked", outcome.blocked)
-        report.add("unblocked", outcome.unblocked)
-        if scope is None:
-            for context in contexts.values():
-                remember_context(self.store, context)
-            self.store.cursors.set(CONTEXT_STREAM, routing_fingerprint, ROUTING_KEY)
-
-        for context in contexts.values():
-            if self.stop.is_set():
-                break
-            OrgPoster(
-                store=self.store,
-                xero=self.xero,
-                context=context,
-                preparer=preparer,
-                retry=self.retry,
-                report=report,
-                owner=self.owner,
-                now=self.now,
-                lease_seconds=self.lease_seconds,
-                stop=self.stop,
-                only_ids=None if scope is None else sorted(scope),
-            ).run()
-        if self.stop.is_set():
-            # Marking waits for the next start: stopping must be quick (a container's grace
-            # period), and a posted row is marked by whichever cycle comes next.
+    def progress_event(self, phase: str, done: int, total: int) -> None:
+        if self.progress is None:
             return
-        self._mark(report, scope)
-
-    def _discover(self, report: CycleReport, options: SyncOptions, only: int | None) -> set[int]:
-        intake = Intake(self.store, self.autotask, report, self.retry)
         try:
-            if only is not None:
-                invoices = invoices_by_id(self.autotask, [only])
-                report.invoices_seen = len(invoices)
-                if not invoices:
-                    report.error(f"Autotask has no invoice {only} (or the API user cannot see it)")
-                    return set()
-                if invoices[0].webServiceDate is not None and not self._rows_of(only):
-                    report.error(
-                        f"Autotask invoice {only} is already marked as sent (webServiceDate "
-                        f"{invoices[0].webServiceDate:%Y-%m-%d %H:%M}), by another tool or an "
-                        "earlier installation; it is not sent again"
-                    )
-                    return set()
-                return intake.run(invoices, explicit=True)
-            since = self.now().date() - timedelta(days=options.days_back)
-            invoices = poll_invoices(self.autotask, since)
-            report.invoices_seen = len(invoices)
-            polled = {i.id for i in invoices}
-            waiting = intake.waiting_for_snapshot(polled)
-            if waiting:
-                invoices += invoices_by_id(self.autotask, waiting)
-            return intake.run(invoices)
-        except AutotaskBudgetExhausted as exc:
-            report.defer(str(exc))
-        except AutotaskError as exc:
-            report.error(f"reading Autotask: {exc}")
-        return set()
+            self.progress(phase, done, total)
+        except Exception as exc:  # a listener must never break a cycle
+            log.warning("cycle progress listener failed: %s: %s", type(exc).__name__, exc)
 
-    def _mark(self, report: CycleReport, scope: set[int] | None) -> None:
-        posted = self.store.outbox.list_rows(states=[S.POSTED], limit=ALL)
-        rows = [r for r in posted if r.kind in DOCUMENT_KINDS and (scope is None or r.id in scope)]
-        marker = Marker(
-            store=self.store,
-            autotask=self.autotask,
-            retry=self.retry,
-            report=report,
-            now=self.now,
-            stop=self.stop,
-        )
-        try:
-            marker.run(sorted(rows, key=lambda r: r.id), report.posted_ids)
-        except AutotaskBudgetExhausted as exc:
-            report.defer(str(exc))
-        except AutotaskError as exc:
-            report.error(f"marking invoices in Autotask: {exc}")
-
-    def _rows_of(self, autotask_id: int) -> set[int]:
+    def rows_of(self, autotask_id: int) -> set[int]:
+        """The outbox rows (invoice or credit note, any organisation) of one Autotask invoice."""
         rows = self.store.outbox.for_autotask_ids([autotask_id], kinds=DOCUMENT_KINDS)
         return {r.id for r in rows}
 

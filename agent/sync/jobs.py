@@ -1,7 +1,8 @@
 """A claimed outbox row on its way to Xero, and the ways its attempt can end.
 
-``Outcomes`` records every end in ONE store transaction per row (DESIGN.md), logs one line, and
-counts it in the cycle report. Posting code only decides which end applies.
+``Outcomes`` records every end with its event in ONE store transaction (DESIGN.md; the caller may
+make that transaction a whole batch's, ``Outbox.batch``), logs one line, and counts it in the
+cycle report. Posting code only decides which end applies.
 """
 
 from __future__ import annotations
@@ -49,6 +50,7 @@ class Outcomes:
         owner: str,
         now: Callable[[], datetime],
         org_name: str,
+        on_posted: Callable[[OutboxRow], None] | None = None,
     ) -> None:
         self.store = store
         self.report = report
@@ -56,16 +58,22 @@ class Outcomes:
         self.owner = owner
         self.now = now
         self.org_name = org_name
+        # Told of each row this cycle put in Xero, as it is recorded ``posted``. The change may
+        # not be committed yet (``Outbox.batch``): act on it only once it is.
+        self.on_posted = on_posted
 
     def posted(self, job: Job, xero_id: str, number: str | None, how: str) -> None:
         what = f"{how} in {self.org_name} as {number or xero_id}"
-        if self._apply(job, lambda: self.store.outbox.transition(
+        moved: list[OutboxRow] = []
+        if self._apply(job, lambda: moved.append(self.store.outbox.transition(
             job.row.id, S.POSTED, owner=self.owner, xero_id=xero_id, xero_number=number,
             detail=what,
-        )):  # fmt: skip
+        ))):  # fmt: skip
             self.report.add("adopted" if how.startswith("found") else "posted")
             self.report.posted_ids.add(job.row.id)
             log.info("%s %s", label(job.row), what)
+            if self.on_posted is not None:
+                self.on_posted(moved[0])
 
     def already_posted(self, job: Job) -> None:
         what = (

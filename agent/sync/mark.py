@@ -1,22 +1,32 @@
 """Marking posted documents as sent in Autotask (autotask-api §9): ``webServiceDate``, plus
 ``invoiceNumber`` when Xero numbered the document.
 
-One PATCH per invoice is the floor (invoices are updated one at a time), so they run in parallel
-(3 at a time: Autotask's per-endpoint thread limit) without the client's per-invoice read-back;
-instead every 500 are confirmed by one query that reads back only ``id``, ``webServiceDate`` and
-``invoiceNumber``. A PATCH that did not stick (Autotask answers 200 and ignores fields the API
-user may not edit, §13 #2) fails the row with what to do.
+One PATCH per invoice is the floor of a cycle (invoices are updated one at a time), so they run
+in parallel, 3 at a time (Autotask's per-endpoint thread limit), without the client's
+per-invoice read-back; instead every 500 are confirmed by one query that reads back only ``id``,
+``webServiceDate`` and ``invoiceNumber``. A PATCH that did not stick (Autotask answers 200 and
+ignores fields the API user may not edit, §13 #2) fails the row with what to do.
+A PATCH whose answer was lost (a dropped connection) is not sent again: the read-back tells
+whether it was applied, so each invoice gets one PATCH.
+
+While the cycle posts, ``send`` PATCHes each row as soon as it is recorded ``posted`` (inside
+``sending()``), so the PATCHes run from the first Xero batch on, 3 in flight all the time, while
+the engine reads, maps and posts the next invoices. ``run`` at the end of the cycle waits for
+them, confirms them, and marks the rest.
 
 Rows posted before this cycle (a crash or a stop between posting and marking) are read first:
-those Autotask already shows as marked become ``done`` without a second PATCH.
+those Autotask already shows as marked become ``done`` without a second PATCH. A crash after a
+PATCH and before its confirmation leaves the row ``posted``, so it is one of those.
 """
 
 from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import datetime
 
 from agent.autotask import (
@@ -24,6 +34,7 @@ from agent.autotask import (
     AutotaskBudgetExhausted,
     AutotaskClient,
     AutotaskError,
+    AutotaskNetworkError,
     AutotaskWriteNotApplied,
 )
 from agent.autotask.invoice_update import InvoiceUpdate
@@ -37,7 +48,28 @@ from agent.sync.report import CycleReport
 log = logging.getLogger("atx.sync")
 S = OutboxState
 PARALLEL_PATCHES = 3
+CONFIRM_BATCH = 500  # ids per read-back query: the most values an `in` filter may hold
 CONFIRM_FIELDS = ["webServiceDate", "invoiceNumber"]
+
+
+@dataclass(frozen=True)
+class Marking:
+    """What marking needs of a posted row (not its snapshot or payload, which can be large)."""
+
+    id: int
+    autotask_id: int
+    attempts: int
+    number: str | None  # the Xero number to write back, when Xero numbered the document
+    label: str
+
+    @classmethod
+    def of(cls, row: OutboxRow) -> Marking:
+        env = Envelope(row.payload or {})
+        number = row.xero_number if env.xero_numbers_it and row.xero_number else None
+        return cls(row.id, int(row.autotask_id), row.attempts, number, label(row))
+
+
+Outcome = InvoiceUpdate | Exception
 
 
 class Marker:
@@ -57,32 +89,187 @@ class Marker:
         self.report = report
         self.now = now
         self.stop = stop
+        self._pool: ThreadPoolExecutor | None = None
+        self._confirmer: ThreadPoolExecutor | None = None
+        self._lock = threading.Condition()
+        self._unanswered = 0  # background PATCHes whose answer is not taken in yet
+        self._answers = 0
+        self._sent_ids: set[int] = set()
+        self._answered: list[tuple[Marking, Outcome]] = []  # PATCHed, not confirmed yet
+        self._confirms: list[Future[None]] = []
+        self._crashed: list[BaseException] = []
+        self._exhausted: list[str] = []
+
+    # -- in the background, while the cycle posts ----------------------------------------------
+
+    @contextmanager
+    def sending(self) -> Iterator[None]:
+        """Accept ``send`` for the duration. Leaving stops the PATCHes not started yet (their
+        rows stay ``posted``: marked by the next cycle) and waits for those in flight."""
+        self._pool = ThreadPoolExecutor(PARALLEL_PATCHES, thread_name_prefix="atx-mark")
+        self._confirmer = ThreadPoolExecutor(1, thread_name_prefix="atx-confirm")
+        try:
+            yield
+        finally:
+            pool, self._pool = self._pool, None
+            pool.shutdown(wait=True, cancel_futures=True)
+            confirmer, self._confirmer = self._confirmer, None
+            confirmer.shutdown(wait=True, cancel_futures=True)
+
+    def send(self, row: OutboxRow) -> None:
+        """PATCH this row (just recorded ``posted``, committed) now, in the background. Each
+        500 answered are confirmed in the background too; ``run`` confirms the rest. Outside
+        ``sending()`` (or when stopping) the row waits for ``run``."""
+        pool = self._pool
+        if pool is None or self.stop.is_set() or self._exhausted:
+            return
+        item = Marking.of(row)
+        with self._lock:
+            self._sent_ids.add(item.id)
+            self._unanswered += 1
+        future = pool.submit(self._patch, item)
+        future.add_done_callback(lambda done: self._answer(item, done))
+
+    def answered(self) -> int:
+        """Background PATCHes answered so far (failed ones included)."""
+        with self._lock:
+            return self._answers
+
+    def _answer(self, item: Marking, future: Future[Outcome]) -> None:
+        """A background PATCH ended (on its worker thread, or cancelled when leaving
+        ``sending()``)."""
+        with self._lock:
+            self._unanswered -= 1
+            self._answers += 1
+            self._lock.notify_all()
+            if future.cancelled():
+                return
+            crash = future.exception()
+            if crash is not None:  # not an Autotask error (those are outcomes): run() raises it
+                self._crashed.append(crash)
+                return
+            self._answered.append((item, future.result()))
+            confirmer = self._confirmer
+            busy = any(not c.done() for c in self._confirms)
+            if confirmer is None or busy or len(self._answered) < CONFIRM_BATCH:
+                return
+            batch = self._answered[:CONFIRM_BATCH]
+            del self._answered[:CONFIRM_BATCH]
+            self._confirms.append(confirmer.submit(self._settle_and_confirm, batch))
+
+    def _settle_and_confirm(self, answered: list[tuple[Marking, Outcome]]) -> None:
+        if not self.stop.is_set():
+            self._confirm(self._settle(answered))
+
+    # -- at the end of the cycle ---------------------------------------------------------------
 
     def run(self, rows: Sequence[OutboxRow], fresh: set[int]) -> None:
-        """Mark ``rows`` (all ``posted``); ``fresh`` are the ids posted in this cycle."""
-        if not rows:
-            return
+        """Mark ``rows`` (all ``posted``); ``fresh`` are the ids posted in this cycle. Those
+        already sent (``send``) are waited for and confirmed, the others PATCHed now."""
+        patched = self._collect()
+        rows = [r for r in rows if r.id not in self._sent_ids]
         earlier = [r for r in rows if r.id not in fresh]
-        todo = [r for r in rows if r.id in fresh]
+        todo = [Marking.of(r) for r in rows if r.id in fresh]
         if earlier:
             current = self._read([int(r.autotask_id) for r in earlier])
             for row in earlier:
                 invoice = current.get(int(row.autotask_id))
                 if invoice is not None and self._already_marked(row, invoice):
-                    self._done(row, "Autotask already shows it as sent")
+                    self._done(Marking.of(row), "Autotask already shows it as sent")
                 else:
-                    todo.append(row)
-        if todo and not self.stop.is_set():
-            self._patch_and_confirm(todo)
+                    todo.append(Marking.of(row))
+        if todo and not self.stop.is_set() and not self._exhausted:
+            with ThreadPoolExecutor(PARALLEL_PATCHES, thread_name_prefix="atx-mark") as pool:
+                outcomes = list(pool.map(self._patch, todo))
+            patched += self._settle(list(zip(todo, outcomes, strict=True)))
+        if self._exhausted:
+            self.report.defer(self._exhausted[0])
+        if patched and not self.stop.is_set():
+            self._confirm(patched)
+
+    def _collect(self) -> list[tuple[Marking, InvoiceUpdate]]:
+        """Waits for the PATCHes sent in the background and their confirmations; returns the
+        PATCHes answered but not confirmed yet (their failures recorded)."""
+        with self._lock:
+            self._lock.wait_for(lambda: self._unanswered == 0)
+            confirms = list(self._confirms)
+        for confirm in confirms:
+            confirm.result()  # an error recording a confirmation ends the cycle, as it would here
+        if self._crashed:
+            raise self._crashed[0]
+        with self._lock:
+            answered = list(self._answered)
+            self._answered.clear()
+        return self._settle(answered)
+
+    def _settle(
+        self, outcomes: list[tuple[Marking, Outcome]]
+    ) -> list[tuple[Marking, InvoiceUpdate]]:
+        """PATCHes that failed fail their rows; the others are returned, to be confirmed."""
+        patched: list[tuple[Marking, InvoiceUpdate]] = []
+        for item, outcome in outcomes:
+            if isinstance(outcome, InvoiceUpdate):
+                patched.append((item, outcome))
+            elif not isinstance(outcome, _NotTried):  # not tried: stays posted, for next cycle
+                self._failed(item, f"marking it as sent in Autotask failed: {outcome}")
+        return patched
+
+    def _patch(self, item: Marking) -> Outcome:
+        if self.stop.is_set() or self._exhausted:
+            return _NotTried()
+        stamp, number = self.now(), item.number if item.number is not None else UNSET
+        try:
+            return self.autotask.patch_invoice(
+                item.autotask_id,
+                web_service_date=stamp,
+                invoice_number=number,
+                resend_if_dropped=False,
+            )
+        except AutotaskBudgetExhausted as exc:
+            self._exhausted.append(str(exc))
+            return _NotTried()
+        except AutotaskNetworkError as exc:
+            # The answer was lost, perhaps not the write: read back with the others rather than
+            # sent again (one PATCH per invoice).
+            return _AnswerLost(item.autotask_id, number, stamp, error=str(exc))
+        except AutotaskError as exc:
+            return exc
+
+    def _confirm(self, patched: list[tuple[Marking, InvoiceUpdate]]) -> None:
+        for start in range(0, len(patched), CONFIRM_BATCH):
+            chunk = patched[start : start + CONFIRM_BATCH]
+            try:
+                current = self._read([item.autotask_id for item, _ in chunk])
+            except AutotaskError as exc:
+                # The PATCHes went out; the next cycle reads them back before patching again.
+                self.report.error(f"confirming the Autotask write-back failed: {exc}")
+                return
+            for item, update in chunk:
+                self._confirm_one(item, update, current.get(item.autotask_id))
+
+    def _confirm_one(self, item: Marking, update: InvoiceUpdate, invoice: Invoice | None) -> None:
+        if invoice is None:
+            self._failed(
+                item,
+                f"Autotask invoice {item.autotask_id} could not be read back after marking it; "
+                "check the API user can still see it",
+            )
+            return
+        unapplied = update.unapplied(invoice)
+        if unapplied and isinstance(update, _AnswerLost):  # the PATCH did not get through
+            self._failed(item, f"marking it as sent in Autotask failed: {update.error}")
+        elif unapplied:
+            self._failed(
+                item, str(AutotaskWriteNotApplied("Invoices", item.autotask_id, unapplied))
+            )
+        else:
+            self._done(item, f"marked as sent in Autotask ({', '.join(update.fields())})")
+
+    # -- helpers ------------------------------------------------------------------------------
 
     @staticmethod
-    def _number(row: OutboxRow) -> str | None:
-        """The Xero number to write back, when Xero numbered the document."""
-        env = Envelope(row.payload or {})
-        return row.xero_number if env.xero_numbers_it and row.xero_number else None
-
-    def _already_marked(self, row: OutboxRow, invoice: Invoice) -> bool:
-        number = self._number(row)
+    def _already_marked(row: OutboxRow, invoice: Invoice) -> bool:
+        number = Marking.of(row).number
         if invoice.webServiceDate is None:
             return False
         return number is None or (invoice.invoiceNumber or "") == number
@@ -91,85 +278,35 @@ class Marker:
         found = self.autotask.records_in(Invoice, "id", ids, include_fields=CONFIRM_FIELDS)
         return {invoice.id: invoice for invoice in found}
 
-    def _patch_and_confirm(self, rows: list[OutboxRow]) -> None:
-        stamp = self.now()
-        sent: dict[int, tuple[OutboxRow, InvoiceUpdate]] = {}
-        exhausted: list[str] = []
-
-        def patch(row: OutboxRow) -> tuple[OutboxRow, InvoiceUpdate | Exception]:
-            if self.stop.is_set() or exhausted:
-                return row, _NotTried()
-            number = self._number(row)
-            try:
-                update = self.autotask.patch_invoice(
-                    int(row.autotask_id),
-                    web_service_date=stamp,
-                    invoice_number=number if number is not None else UNSET,
-                )
-            except AutotaskBudgetExhausted as exc:
-                exhausted.append(str(exc))
-                return row, _NotTried()
-            except AutotaskError as exc:
-                return row, exc
-            return row, update
-
-        with ThreadPoolExecutor(PARALLEL_PATCHES, thread_name_prefix="atx-mark") as pool:
-            outcomes = list(pool.map(patch, rows))
-        for row, outcome in outcomes:
-            if isinstance(outcome, InvoiceUpdate):
-                sent[int(row.autotask_id)] = (row, outcome)
-            elif isinstance(outcome, _NotTried):
-                continue  # stays posted: marked by the next cycle
-            else:
-                self._failed(row, f"marking it as sent in Autotask failed: {outcome}")
-        if exhausted:
-            self.report.defer(exhausted[0])
-        if not sent:
-            return
+    def _done(self, item: Marking, detail: str) -> None:
         try:
-            current = self._read(sorted(sent))
-        except AutotaskError as exc:
-            # The PATCHes went out; the next cycle reads them back before patching again.
-            self.report.error(f"confirming the Autotask write-back failed: {exc}")
-            return
-        for invoice_id, (row, update) in sent.items():
-            invoice = current.get(invoice_id)
-            if invoice is None:
-                self._failed(
-                    row,
-                    f"Autotask invoice {invoice_id} could not be read back after marking it; "
-                    "check the API user can still see it",
-                )
-                continue
-            unapplied = update.unapplied(invoice)
-            if unapplied:
-                error = AutotaskWriteNotApplied("Invoices", invoice_id, unapplied)
-                self._failed(row, str(error))
-            else:
-                self._done(row, f"marked as sent in Autotask ({', '.join(update.fields())})")
-
-    def _done(self, row: OutboxRow, detail: str) -> None:
-        try:
-            self.store.outbox.transition(row.id, S.DONE, detail=detail, expected_from=S.POSTED)
+            self.store.outbox.transition(item.id, S.DONE, detail=detail, expected_from=S.POSTED)
         except StoreError as exc:
-            log.info("%s: %s", label(row), exc)
+            log.info("%s: %s", item.label, exc)
             return
         self.report.add("marked")
-        log.info("%s %s", label(row), detail)
+        log.info("%s %s", item.label, detail)
 
-    def _failed(self, row: OutboxRow, error: str) -> None:
-        retry_at = self.retry.next_attempt_at(max(row.attempts, 1), self.now())
+    def _failed(self, item: Marking, error: str) -> None:
+        retry_at = self.retry.next_attempt_at(max(item.attempts, 1), self.now())
         try:
-            self.store.outbox.record_failure(row.id, error=error, retry_at=retry_at)
+            self.store.outbox.record_failure(item.id, error=error, retry_at=retry_at)
         except StoreError as exc:
-            log.info("%s: %s", label(row), exc)
+            log.info("%s: %s", item.label, exc)
             return
         self.report.add("mark_failed")
         log.warning(
-            "%s is in Xero but %s; next try at %s", label(row), error,
+            "%s is in Xero but %s; next try at %s", item.label, error,
             retry_at.isoformat(timespec="seconds"),
         )  # fmt: skip
 
 
 class _NotTried(Exception):
     """A PATCH not sent (stopping, or the Autotask budget is spent)."""
+
+
+@dataclass(frozen=True)
+class _AnswerLost(InvoiceUpdate):
+    """A PATCH whose answer never came (the connection dropped): confirmed by the read-back."""
+
+    error: str = ""

@@ -1,8 +1,10 @@
 """What the sync does, from the settings (ATX_*) overridden by run-time settings in the store.
 
-Run-time settings (``store.settings``, edited by the setup wizard / TUI, or by scripts) win over
-the environment. A key may also be set for one organisation as ``<key>:<tenant id>``, which wins
-over the plain key for that organisation. Keys:
+Run-time settings (``store.settings``, edited by the setup wizard / TUI, or by scripts) apply
+where the environment does not set the same setting: a variable given in the environment wins over
+a stored plain key (the control API reports it as set by the environment and refuses to edit it).
+A key may also be set for one organisation as ``<key>:<tenant id>``, which wins over the plain key
+(and the environment) for that organisation. Keys:
 
 | key | value | default |
 | --- | --- | --- |
@@ -62,11 +64,24 @@ RUNTIME_KEYS: tuple[str, ...] = (
 )
 
 
+# Run-time keys that are also ATX_* settings: given in the environment, the environment wins.
+ENV_KEYS: frozenset[str] = frozenset(
+    {"invoice_status", "invoice_numbering", "invoice_number_prefix", "days_back"}
+)
+
+
 class RuntimeView:
     """The run-time settings of one moment (read once per cycle), with per-org overrides."""
 
     def __init__(self, values: Mapping[str, Any]) -> None:
         self._values = dict(values)
+
+    def under(self, settings: Settings) -> RuntimeView:
+        """This view without the plain keys the environment sets (``model_fields_set``)."""
+        given = ENV_KEYS & settings.model_fields_set
+        if not given or not given & self._values.keys():
+            return self
+        return RuntimeView({k: v for k, v in self._values.items() if k not in given})
 
     def get(self, key: str, org: str | None = None) -> Any:
         if org and f"{key}:{org}" in self._values:
@@ -127,6 +142,7 @@ class SyncOptions:
 
     @classmethod
     def resolve(cls, settings: Settings, runtime: RuntimeView) -> SyncOptions:
+        runtime = runtime.under(settings)
         days = runtime.number("days_back", minimum=1, maximum=3650)
         age = runtime.number("catalog_max_age_hours", minimum=0, maximum=24 * 365)
         return cls(
@@ -141,6 +157,7 @@ def mapping_options(
     settings: Settings, runtime: RuntimeView, org: str, catalog: OrgCatalog, today: date
 ) -> MappingOptions:
     """The invoice settings for one organisation (``MappingOptions``)."""
+    runtime = runtime.under(settings)
     status = runtime.choice("invoice_status", STATUSES, org) or settings.invoice_status
     numbering = runtime.choice("invoice_numbering", NUMBERINGS, org) or settings.invoice_numbering
     prefix = runtime.text("invoice_number_prefix", org, limit=20)

@@ -8,7 +8,9 @@ Per chunk of claimed rows (one lease each):
 4. documents go in batches of <= 50, one idempotency key per batch built from each row, its
    payload hash and its attempt (Xero caches error answers under a key, so a re-post after a
    failed lookup must not reuse one); a resync sends the document's own id and updates it;
-5. each result is recorded in one transaction per row (``jobs.Outcomes``).
+5. each result is recorded with its event (``jobs.Outcomes``), a batch's results in one
+   transaction; rows recorded ``posted`` then go to ``on_posted`` (the engine starts marking
+   them in Autotask at once).
 
 Failures: Xero refusing a document -> ``blocked`` with Xero's words; a failed or unanswered
 request -> ``failed`` with backoff and ``needs_lookup`` (any write that may have reached Xero is
@@ -64,6 +66,7 @@ class OrgPoster:
         lease_seconds: float,
         stop: threading.Event,
         only_ids: Sequence[int] | None = None,
+        on_posted: Callable[[OutboxRow], None] | None = None,
     ) -> None:
         self.store = store
         self.xero = xero
@@ -75,7 +78,13 @@ class OrgPoster:
         self.lease_seconds = lease_seconds
         self.stop = stop
         self.only_ids = only_ids
-        self.outcomes = Outcomes(store, report, retry, owner, now, context.name)
+        # Rows recorded posted, handed to ``on_posted`` once their transaction has committed.
+        self.on_posted = on_posted
+        self._posted: list[OutboxRow] = []
+        self.outcomes = Outcomes(
+            store, report, retry, owner, now, context.name,
+            self._posted.append if on_posted is not None else None,
+        )  # fmt: skip
         self._chunk: list[Job] = []
 
     def run(self) -> None:
@@ -117,6 +126,7 @@ class OrgPoster:
                 continue
             self._chunk.append(job)
         self._reconcile([j for j in self._chunk if j.row.needs_lookup and not j.env.resync])
+        self._hand_over_posted()
         ContactMaker(
             self.store, self.xero, self.org, self.context.name, self.outcomes, self.report,
             self._halt,
@@ -210,16 +220,17 @@ class OrgPoster:
 
     def _post(self, kind: str, resync: bool, jobs: list[Job]) -> None:
         live: list[Job] = []
-        for job in jobs:
-            try:
-                self.store.outbox.extend_lease(job.row.id, self.owner, self.lease_seconds)
-            except LeaseLost as exc:  # the lease expired and another worker has the row now
-                log.warning("row %s skipped: %s", job.row.id, exc)
-                job.done = True
-                continue
-            if resync:
-                job.document[ID_FIELDS[kind]] = job.row.xero_id
-            live.append(job)
+        with self.store.outbox.batch():
+            for job in jobs:
+                try:
+                    self.store.outbox.extend_lease(job.row.id, self.owner, self.lease_seconds)
+                except LeaseLost as exc:  # the lease expired and another worker has the row now
+                    log.warning("row %s skipped: %s", job.row.id, exc)
+                    job.done = True
+                    continue
+                if resync:
+                    job.document[ID_FIELDS[kind]] = job.row.xero_id
+                live.append(job)
         if not live:
             return
         documents = [j.document for j in live]
@@ -238,8 +249,21 @@ class OrgPoster:
                 self.outcomes.failed(job, str(exc), needs_lookup=True)
             return
         self.report.add("xero_writes")
-        for job, result in zip(live, results, strict=True):
-            self._record(job, result)
+        # One transaction for the batch's results: Xero answered them all at once, and a crash
+        # before the commit leaves every row 'posting', looked up before it is sent again.
+        with self.store.outbox.batch():
+            for job, result in zip(live, results, strict=True):
+                self._record(job, result)
+        self._hand_over_posted()
+
+    def _hand_over_posted(self) -> None:
+        """Rows recorded posted, and committed, go on to ``on_posted`` (the write-back)."""
+        if self.on_posted is None or not self._posted:
+            return
+        rows = list(self._posted)
+        self._posted.clear()
+        for row in rows:
+            self.on_posted(row)
 
     def _record(self, job: Job, result: DocumentResult) -> None:
         if result.ok and result.xero_id:

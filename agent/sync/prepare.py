@@ -82,13 +82,19 @@ class Preparer:
 
     # -- mapping ------------------------------------------------------------------------------
 
-    def run(self, rows: Iterable[OutboxRow]) -> PrepareOutcome:
+    def run(
+        self, rows: Iterable[OutboxRow], *, results: list[OutboxRow] | None = None
+    ) -> PrepareOutcome:
+        """Map ``rows``; each row as it is afterwards is added to ``results`` when given."""
         for row in rows:
             try:
-                self.prepare(row)
+                after = self.prepare(row)
             except StoreError as exc:
                 # Another worker moved the row meanwhile; it is theirs now.
                 log.info("%s left as it is: %s", label(row), exc)
+                continue
+            if results is not None:
+                results.append(after)
         return self.outcome
 
     def prepare(self, row: OutboxRow, *, owner: str | None = None) -> OutboxRow:

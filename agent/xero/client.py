@@ -107,11 +107,16 @@ class XeroClient:
         return tenants
 
     def ensure_connected(self) -> list[TenantInfo]:
-        """Connected organisations; a custom connection connects itself on first use."""
+        """Connected organisations in use (not those the user deselected: status
+        ``disconnected``); a custom connection connects itself on first use."""
         known = self.store.connections.list_connections()
         if not known and self.settings.xero_auth_mode == "client_credentials":
             return self.connect_client_credentials()
-        return [TenantInfo(c.tenant_id, c.tenant_name, c.connection_id) for c in known]
+        return [
+            TenantInfo(c.tenant_id, c.tenant_name, c.connection_id)
+            for c in known
+            if c.status != "disconnected"
+        ]
 
     # -- status ----------------------------------------------------------------------------------
 

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import copy
 import threading
+from collections import Counter
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from sandbox import conformance
@@ -36,6 +38,16 @@ class UnknownEntity(KeyError):
     pass
 
 
+@dataclass(frozen=True)
+class Write:
+    """One PATCH or PUT the API applied: the fields it set, as stored (tests count these)."""
+
+    entity: str
+    record_id: int
+    method: str  # "PATCH" or "PUT"
+    fields: dict[str, Any] = field(default_factory=dict)
+
+
 class AutotaskService:
     def __init__(self, world: World, clock: SandboxClock, options: SandboxOptions) -> None:
         self.world = world
@@ -45,6 +57,7 @@ class AutotaskService:
         self.threads = ThreadSlots(options)
         self._lock = threading.RLock()
         self._picklists: dict[tuple[str, str], list[dict[str, Any]]] = {}
+        self._writes: list[Write] = []
 
     # ----------------------------------------------------------------- Python API (tests, seed)
 
@@ -100,6 +113,19 @@ class AutotaskService:
     def record_foreign_requests(self, count: int) -> None:
         """Spend budget as another integration of the same database would."""
         self.budget.consume(count)
+
+    def writes(self, entity: str | None = None) -> list[Write]:
+        """Every write the API applied, in order (optionally of one entity); UI changes made
+        with ``update`` are not API writes and are not listed."""
+        wanted = None if entity is None else self.entity(entity).name
+        with self._lock:
+            return [copy.deepcopy(w) for w in self._writes if wanted in (None, w.entity)]
+
+    def write_counts(self, entity: str, field_name: str) -> Counter[int]:
+        """Record id -> how many API writes set ``field_name`` to a value (not null)."""
+        return Counter(
+            w.record_id for w in self.writes(entity) if w.fields.get(field_name) is not None
+        )
 
     def set_picklist(self, entity: str, field: str, values: list[dict[str, Any]]) -> None:
         """Picklist values (``{"value", "label", "isActive"}``) for entityInformation/fields."""
@@ -187,6 +213,8 @@ class AutotaskService:
                     "have the adequate permissions to update it."
                 )
             found.update(new_values)
+            method = "PUT" if replace else "PATCH"
+            self._writes.append(Write(entity.name, record_id, method, copy.deepcopy(new_values)))
         return record_id
 
     def field_information(self, entity_name: str) -> list[dict[str, Any]]:
