@@ -11,6 +11,7 @@ each variable and what it expects; the CLI prints them and exits with status 2.
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -21,6 +22,7 @@ from pydantic import (
     SecretStr,
     TypeAdapter,
     ValidationError,
+    field_validator,
     model_validator,
 )
 from pydantic_core import ErrorDetails
@@ -28,6 +30,16 @@ from pydantic_settings import BaseSettings, SettingsConfigDict, SettingsError
 
 ENV_PREFIX = "ATX_"
 DEFAULT_SECRETS_DIR = "/run/secrets"
+# Read by load_settings() from the process environment only (not from .env): name -> (default,
+# description), for the generated configuration reference.
+PROCESS_VARIABLES = {
+    "ATX_SECRETS_DIR": (
+        DEFAULT_SECRETS_DIR,
+        "Folder of Docker secrets: one file per variable, named like it in lower case "
+        "(atx_secret_key).",
+    ),
+    "ATX_ENV_FILE": (".env", "The .env file read at start, relative to the working directory."),
+}
 
 # Scopes for a Xero app created after 2 March 2026, which gets granular scopes only
 # (reference/xero-api.md §4). Older apps may set ATX_XERO_SCOPES to the broad ones.
@@ -39,7 +51,7 @@ DEFAULT_XERO_SCOPES = (
 
 def _host_port(value: str) -> str:
     host, sep, port = value.rpartition(":")
-    if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
+    if not sep or not host or not port.isdigit() or not 0 <= int(port) < 65536:
         raise ValueError("expected HOST:PORT, for example 127.0.0.1:8742")
     return value
 
@@ -85,45 +97,149 @@ class Settings(BaseSettings):
         validate_default=True,
     )
 
-    # Where the SQLite database and other state live (a volume in Docker: /data).
-    data_dir: Path = Field(default_factory=_default_data_dir)
+    # Every field has a description: `atx config example` and `atx config reference` turn them
+    # into .env.example and docs/configuration.md (tests/test_config_docs.py checks both). A
+    # default that is not a plain value is described by json_schema_extra={"shown_default": ...}.
+
+    data_dir: Path = Field(
+        default_factory=_default_data_dir,
+        description="Folder of the SQLite database and other state (a volume in Docker: /data).",
+        json_schema_extra={"shown_default": "~/.local/share/atx (/data in the container)"},
+    )
 
     # The Autotask API-only user (Admin > Resources/Users, license "API User (system)").
-    autotask_username: str | None = None
-    autotask_secret: SecretStr | None = None
-    autotask_integration_code: SecretStr | None = None
-    autotask_zone_lookup_url: BaseUrl = "https://webservices.autotask.net/atservicesrest/"
-    autotask_base_url: BaseUrl | None = None
+    autotask_username: str | None = Field(
+        default=None, description="The Autotask API-only user's username (an email address)."
+    )
+    autotask_secret: SecretStr | None = Field(
+        default=None, description="That user's secret (password); a Docker secret works too."
+    )
+    autotask_integration_code: SecretStr | None = Field(
+        default=None,
+        description="The API tracking identifier chosen when the API user was created.",
+    )
+    autotask_zone_lookup_url: BaseUrl = Field(
+        default="https://webservices.autotask.net/atservicesrest/",
+        description="Base for zone discovery (v1.0/zoneInformation is appended).",
+    )
+    autotask_base_url: BaseUrl | None = Field(
+        default=None,
+        description="Skip zone discovery and use this zone URL, "
+        "e.g. https://webservices14.autotask.net/ATServicesRest/.",
+    )
 
     # The user's own Xero app. PKCE apps have no client secret.
-    xero_client_id: str | None = None
-    xero_client_secret: SecretStr | None = None
-    xero_auth_mode: Literal["pkce", "code", "client_credentials"] = "pkce"
-    xero_scopes: str = DEFAULT_XERO_SCOPES
-    xero_api_url: HostUrl = "https://api.xero.com"
-    xero_identity_url: HostUrl = "https://identity.xero.com"
-    xero_login_url: HostUrl = "https://login.xero.com"
+    xero_client_id: str | None = Field(
+        default=None, description="Client id of your own Xero app (docs/xero-app.md)."
+    )
+    xero_client_secret: SecretStr | None = Field(
+        default=None,
+        description="Client secret of that app: not needed with pkce, required with code and "
+        "client_credentials.",
+    )
+    xero_auth_mode: Literal["pkce", "code", "client_credentials"] = Field(
+        default="pkce",
+        description="pkce (browser sign-in, no secret), code (with a secret) or "
+        "client_credentials (a Xero custom connection, no browser).",
+    )
+    xero_scopes: str = Field(
+        default=DEFAULT_XERO_SCOPES,
+        description="Space-separated scopes asked of Xero; the default suits apps made since "
+        "2 March 2026.",
+    )
+    xero_api_url: HostUrl = Field(
+        default="https://api.xero.com",
+        description="Xero API host (/connections, /api.xro/2.0/...); changed only for the sandbox.",
+    )
+    xero_identity_url: HostUrl = Field(
+        default="https://identity.xero.com",
+        description="Xero identity host (/connect/token); changed only for the sandbox.",
+    )
+    xero_login_url: HostUrl = Field(
+        default="https://login.xero.com",
+        description="Xero login host (/identity/connect/authorize); changed only for the sandbox.",
+    )
 
     # Encrypts OAuth tokens and secrets at rest. Without it nothing secret is stored unless
     # ATX_ALLOW_PLAINTEXT_SECRETS is true.
-    secret_key: SecretStr | None = None
-    allow_plaintext_secrets: bool = False
+    secret_key: SecretStr | None = Field(
+        default=None,
+        description="Key that encrypts Xero tokens and stored secrets; keep it apart from backups.",
+    )
+    allow_plaintext_secrets: bool = Field(
+        default=False,
+        description="Store tokens unencrypted when no ATX_SECRET_KEY is set (not recommended).",
+    )
 
     # Control API for the terminal UI: a Unix socket; TCP only together with a token.
-    control_socket: Path | None = None  # default: <data_dir>/control.sock
-    control_listen: HostPort | None = None
-    control_token: SecretStr | None = None
-    oauth_listen: HostPort = "127.0.0.1:8742"
+    control_socket: Path | None = Field(
+        default=None,
+        description="Unix socket of the control API that atx tui and atx health use.",
+        json_schema_extra={"shown_default": "<ATX_DATA_DIR>/control.sock"},
+    )
+    control_listen: HostPort | None = Field(
+        default=None,
+        description="Also serve the control API on TCP at HOST:PORT (needs ATX_CONTROL_TOKEN).",
+    )
+    control_token: SecretStr | None = Field(
+        default=None, description="Bearer token every TCP control API request must carry."
+    )
+    oauth_listen: HostPort = Field(
+        default="127.0.0.1:8742",
+        description="Where the Xero connect pages (/link, /callback) listen "
+        "(0.0.0.0:8742 in the container).",
+    )
+    oauth_redirect_uri: HostUrl | None = Field(
+        default=None,
+        description="Redirect URI registered in the Xero app.",
+        json_schema_extra={"shown_default": "http://localhost:<ATX_OAUTH_LISTEN port>/callback"},
+    )
 
     # Sync defaults (the setup wizard may override them at run time).
-    sync_interval_minutes: int = Field(default=15, ge=1, le=1440)
-    days_back: int = Field(default=30, ge=1, le=3650)
-    invoice_status: Literal["DRAFT", "SUBMITTED", "AUTHORISED"] = "DRAFT"
-    invoice_numbering: Literal["autotask", "xero"] = "autotask"
-    invoice_number_prefix: str = Field(default="", max_length=20)
+    sync_interval_minutes: int = Field(
+        default=15, ge=1, le=1440, description="Minutes between sync cycles (1 to 1440)."
+    )
+    days_back: int = Field(
+        default=30,
+        ge=1,
+        le=3650,
+        description="How many days back Autotask invoices are picked up (1 to 3650).",
+    )
+    invoice_status: Literal["DRAFT", "SUBMITTED", "AUTHORISED"] = Field(
+        default="DRAFT", description="Status of the documents created in Xero."
+    )
+    invoice_numbering: Literal["autotask", "xero"] = Field(
+        default="autotask",
+        description="Whose invoice numbers the Xero documents carry (xero: written back to "
+        "Autotask).",
+    )
+    invoice_number_prefix: str = Field(
+        default="",
+        max_length=20,
+        description="Put before Autotask's invoice numbers in Xero (at most 20 characters).",
+    )
 
-    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
-    log_format: Literal["text", "json"] = "text"
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(
+        default="INFO", description="Least severe log level written to stdout."
+    )
+    log_format: Literal["text", "json"] = Field(
+        default="text", description="text (one line per event) or json (one object per line)."
+    )
+
+    @field_validator(
+        "autotask_secret",
+        "autotask_integration_code",
+        "xero_client_secret",
+        "secret_key",
+        "control_token",
+        mode="before",
+    )
+    @classmethod
+    def _empty_secret_is_unset(cls, value: Any) -> Any:
+        # An empty Docker secret file (compose.yaml mounts all three) means "not set here".
+        if isinstance(value, str) and not value.strip():
+            return None
+        return value
 
     @model_validator(mode="after")
     def _check_combinations(self) -> Settings:
@@ -228,7 +344,19 @@ def load_settings(**overrides: Any) -> Settings:
     except ValidationError as exc:
         raise SettingsInvalid(_lines(exc)) from None
     except SettingsError as exc:
-        raise SettingsInvalid([f"settings: {exc}"]) from None
+        raise SettingsInvalid([_settings_error_line(exc, secrets_dir)]) from None
+
+
+def _settings_error_line(exc: SettingsError, secrets_dir: str) -> str:
+    found = re.search(r'field "(\w+)" from source "SecretsSettingsSource"', str(exc))
+    if found:
+        # Docker secrets are bind-mounted with the host file's owner and mode.
+        name = env_name(found.group(1))
+        return (
+            f"{name}: cannot read the secret file {Path(secrets_dir) / name.lower()}; the agent's"
+            " user (uid 10001 in the image) must be able to read it"
+        )
+    return f"settings: {exc}"
 
 
 def masked_items(settings: Settings) -> list[tuple[str, str]]:

@@ -5,6 +5,7 @@ at most 50 documents with per-document results and deterministic idempotency key
 crash safety, and cached catalogs. Start with ``XeroClient(settings, store)``.
 """
 
+from agent.xero.authorize import authorize_url, pkce_pair
 from agent.xero.batches import KINDS, MAX_BATCH, DocumentKind, DocumentResult
 from agent.xero.catalogs import (
     Organisation,
@@ -52,9 +53,11 @@ __all__ = [
     "active_accounts",
     "active_contacts",
     "active_tax_rates",
+    "authorize_url",
     "batch_key",
     "document_key",
     "find_account",
     "find_tax_rate",
     "payload_hash",
+    "pkce_pair",
 ]
