@@ -1,0 +1,306 @@
+"""Mappings: Autotask values (keys) to Xero values, one tab per kind, per organisation or for all.
+
+Keys come from ``/autotask/{name}``, values from the organisation's cached Xero catalogs; saving a
+mapping re-queues the blocked documents it unblocks, and the screen says how many.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+from rich.text import Text
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Horizontal
+from textual.widgets import (
+    DataTable,
+    Footer,
+    Header,
+    Select,
+    Static,
+    TabbedContent,
+    TabPane,
+)
+
+from tui.client import AgentEvent
+from tui.screens.base import AgentScreen
+from tui.screens.picker import REMOVE, PickerScreen
+
+ALL = ""
+
+
+@dataclass(frozen=True)
+class MappingKind:
+    kind: str
+    title: str
+    keys: tuple[str, ...]  # /autotask lists; two for tax (region x category)
+    catalog: str | None  # None: the organisations themselves (routing)
+    value_field: str
+    label_field: str
+    per_org: bool = True
+
+
+KINDS: tuple[MappingKind, ...] = (
+    MappingKind("account", "Accounts", ("billing_codes",), "accounts", "Code", "Name"),
+    MappingKind("tax", "Tax", ("tax_regions", "tax_categories"), "tax_rates", "TaxType", "Name"),
+    MappingKind("currency", "Currencies", (), "currencies", "Code", "Description"),
+    MappingKind(
+        "branding_theme",
+        "Themes",
+        ("invoice_templates",),
+        "branding_themes",
+        "BrandingThemeID",
+        "Name",
+    ),
+    MappingKind("item", "Items", ("billing_codes",), "items", "Code", "Name"),
+    MappingKind("contact", "Contacts", ("companies",), "contacts", "ContactID", "Name"),
+    MappingKind(
+        "routing", "Routing", ("lines_of_business",), None, "tenant_id", "name", per_org=False
+    ),
+)
+BY_KIND = {k.kind: k for k in KINDS}
+
+
+class MappingTable(DataTable[Any]):
+    def __init__(self, spec: MappingKind) -> None:
+        super().__init__(cursor_type="row", id=f"map-{spec.kind}")
+        self.spec = spec
+        self.rows_by_key: dict[str, tuple[str, str | None, str | None]] = {}
+
+    def on_mount(self) -> None:
+        self.add_column("Autotask", key="key", width=30)
+        self.add_column("Xero", key="value", width=30)
+
+
+class MappingsScreen(AgentScreen):
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("enter", "edit", "Edit", show=False),
+        Binding("delete", "clear", "Remove"),
+        Binding("f", "refresh_catalogs", "Refresh from Xero"),
+        Binding("o", "focus_org", "Org"),
+        Binding("r", "reload", "Reload"),
+    ]
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.catalogs: dict[tuple[str, str], list[dict[str, Any]]] = {}
+        self.keys: dict[str, list[dict[str, Any]]] = {}
+
+    def compose(self) -> ComposeResult:
+        yield Header()
+        with Horizontal(id="map-top"):
+            yield Select([], prompt="All organisations", compact=True, id="map-org")
+            yield Static("", id="map-info")
+        with TabbedContent(id="map-tabs"):
+            for spec in KINDS:
+                with TabPane(spec.title, id=f"tab-{spec.kind}"):
+                    yield MappingTable(spec)
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.sub_title = "Mappings"
+        self._fill_orgs()
+        super().on_mount()
+
+    # -- context ----------------------------------------------------------------------------
+
+    def connections(self) -> list[dict[str, Any]]:
+        conns = self.atx.status.get("connections") or []
+        return [c for c in conns if c.get("selected", True)] or list(conns)
+
+    def _fill_orgs(self) -> None:
+        select = self.query_one("#map-org", Select)
+        options = [
+            (str(c.get("name") or c["tenant_id"]), str(c["tenant_id"])) for c in self.connections()
+        ]
+        if options and not select._options[1:]:
+            with select.prevent(Select.Changed):
+                select.set_options(options)
+
+    def org(self) -> str:
+        value = self.query_one("#map-org", Select).value
+        return ALL if value is Select.NULL else str(value)
+
+    def catalog_org(self) -> str | None:
+        """Whose catalog offers the values: the chosen org, or the first one for 'all'."""
+        if self.org():
+            return self.org()
+        conns = self.connections()
+        return str(conns[0]["tenant_id"]) if conns else None
+
+    def table(self) -> MappingTable:
+        active = self.query_one(TabbedContent).active or "tab-account"
+        return self.query_one(f"#map-{active.removeprefix('tab-')}", MappingTable)
+
+    @on(TabbedContent.TabActivated)
+    @on(Select.Changed, "#map-org")
+    def _context_changed(self) -> None:
+        self.reload()
+
+    def action_focus_org(self) -> None:
+        self.query_one("#map-org", Select).focus()
+
+    def action_reload(self) -> None:
+        self.catalogs.clear()
+        self.keys.clear()
+        self.reload()
+
+    # -- loading ----------------------------------------------------------------------------
+
+    async def _keys(self, name: str) -> list[dict[str, Any]]:
+        if name not in self.keys:
+            answer = await self.guarded(self.client.autotask_list(name))
+            self.keys[name] = list((answer or {}).get("items") or [])
+        return self.keys[name]
+
+    async def choices(self, spec: MappingKind) -> list[tuple[str, str]]:
+        if spec.catalog is None:
+            return [(str(c["tenant_id"]), str(c.get("name") or "")) for c in self.connections()]
+        org = self.catalog_org()
+        if org is None:
+            return []
+        if (org, spec.catalog) not in self.catalogs:
+            answer = await self.guarded(self.client.catalog(org, spec.catalog))
+            self.catalogs[(org, spec.catalog)] = list((answer or {}).get("items") or [])
+        return [
+            (str(entry.get(spec.value_field)), str(entry.get(spec.label_field) or ""))
+            for entry in self.catalogs[(org, spec.catalog)]
+            if entry.get(spec.value_field) is not None
+        ]
+
+    async def key_rows(self, spec: MappingKind) -> list[tuple[str, str]]:
+        if spec.kind == "tax":
+            regions, categories = (
+                await self._keys("tax_regions"),
+                await self._keys("tax_categories"),
+            )
+            return [
+                (f"{r['id']}:{c['id']}", f"{r.get('label', r['id'])} / {c.get('label', c['id'])}")
+                for r in regions
+                for c in categories
+            ]
+        if not spec.keys:
+            return []
+        return [
+            (str(e.get("id")), str(e.get("label") or e.get("id")))
+            for e in await self._keys(spec.keys[0])
+        ]
+
+    async def fetch(self) -> None:
+        self._fill_orgs()
+        table = self.table()
+        spec = table.spec
+        org = self.org() if spec.per_org else ALL
+        keys = await self.key_rows(spec)
+        answer = await self.guarded(self.client.mappings(kind=spec.kind))
+        if answer is None:
+            return
+        labels = dict(await self.choices(spec))
+        own: dict[str, str] = {}
+        shared: dict[str, str] = {}
+        for row in answer.get("items") or []:
+            if row.get("kind", spec.kind) != spec.kind or row.get("value") is None:
+                continue
+            if (row.get("org") or ALL) == org:
+                own[str(row["key"])] = str(row["value"])
+            elif (row.get("org") or ALL) == ALL:
+                shared[str(row["key"])] = str(row["value"])
+        known = {key for key, _ in keys}
+        keys += [(key, key) for key in sorted({*own, *shared} - known)]
+        with self.app.batch_update():
+            cursor = table.cursor_row
+            table.clear()
+            table.rows_by_key.clear()
+            for key, label in keys:
+                value = own.get(key)
+                inherited = shared.get(key) if value is None and org != ALL else None
+                table.rows_by_key[key] = (label, value, inherited)
+                table.add_row(label, self._value_cell(value, inherited, labels), key=key)
+            if table.row_count:
+                table.move_cursor(row=min(cursor, table.row_count - 1))
+        mapped = sum(1 for _, v, _ in table.rows_by_key.values() if v)
+        where = "all organisations" if org == ALL else "this organisation"
+        self.query_one("#map-info", Static).update(
+            f"{spec.title}: {mapped} of {len(keys)} mapped for {where}"
+        )
+
+    @staticmethod
+    def _value_cell(value: str | None, inherited: str | None, labels: dict[str, str]) -> Text:
+        if value:
+            label = labels.get(value)
+            return Text(f"{value}  {label}" if label and label != value else value)
+        if inherited:
+            return Text(f"{inherited} (all orgs)", style="dim")
+        return Text("—", style="dim")
+
+    # -- editing ----------------------------------------------------------------------------
+
+    def action_edit(self) -> None:
+        table = self.table()
+        if not table.row_count:
+            return
+        key = str(table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value)
+        self._pick(table.spec, key)
+
+    @on(DataTable.RowSelected)
+    def _selected(self) -> None:
+        self.action_edit()
+
+    @work(group="mappings-edit", exit_on_error=False)
+    async def _pick(self, spec: MappingKind, key: str) -> None:
+        label, value, _ = self.table().rows_by_key.get(key, (key, None, None))
+        choices = await self.choices(spec)
+        if not choices:
+            self.notify(
+                "Refresh the catalogs from Xero (f) or connect an organisation first.",
+                title=f"No {spec.title.lower()} to choose from",
+                severity="warning",
+            )
+            return
+        picked = await self.app.push_screen_wait(
+            PickerScreen(f"{spec.title}: {label}", choices, current=value)
+        )
+        if picked is None:
+            return
+        self.save(spec, key, None if picked == REMOVE else picked)
+
+    def action_clear(self) -> None:
+        table = self.table()
+        if table.row_count:
+            key = str(table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value)
+            self.save(table.spec, key, None)
+
+    @work(group="mappings-edit", exit_on_error=False)
+    async def save(self, spec: MappingKind, key: str, value: str | None) -> None:
+        org = self.org() if spec.per_org else ALL
+        label = self.table().rows_by_key.get(key, (None, None, None))[0]
+        answer = await self.guarded(self.client.put_mapping(spec.kind, org, key, value, label))
+        if answer is None:
+            return
+        unblocked = int(answer.get("unblocked") or 0)
+        self.notify(
+            answer.get("message")
+            or f"Saved. {unblocked} blocked item{'s' if unblocked != 1 else ''} re-queued"
+        )
+        self.reload()
+
+    @work(group="mappings-edit", exit_on_error=False)
+    async def action_refresh_catalogs(self) -> None:
+        org = self.catalog_org()
+        if org is None:
+            self.notify("Connect a Xero organisation first (s: setup).", severity="warning")
+            return
+        self.notify("Reading the catalogs from Xero…")
+        answer = await self.guarded(self.client.refresh_catalogs(org))
+        if answer is None:
+            return
+        self.catalogs = {k: v for k, v in self.catalogs.items() if k[0] != org}
+        counts = answer.get("counts") or {}
+        self.notify(answer.get("message") or ", ".join(f"{n} {name}" for name, n in counts.items()))
+        self.reload()
+
+    def agent_event(self, event: AgentEvent) -> None:
+        if event.event == "status":
+            self._fill_orgs()
