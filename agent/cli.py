@@ -103,6 +103,10 @@ def _cmd_sandbox(args: argparse.Namespace) -> int:
     # Invoices are dated relative to the sandbox's today, inside the agent's days-back window.
     world = seed.generate(args.invoices, seed=args.seed, today=clock.now().date())
     options = SandboxOptions(strict_requests=not args.lenient, latency=args.latency)
+    for uri in args.xero_redirect_uri or []:
+        for app in world.xero_apps:  # as a user registers a redirect URI in their Xero app
+            if app.kind != "custom" and uri not in app.redirect_uris:
+                app.redirect_uris.append(uri)
     sandbox = Sandbox(world, clock=clock, options=options)
 
     def ready(urls: SandboxUrls) -> None:
@@ -326,24 +330,51 @@ def _cmd_mappings_import(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+# -- xero -----------------------------------------------------------------------------------------
+
+
+def _cmd_xero_connect(args: argparse.Namespace) -> int:
+    from agent.control.connect_cli import xero_connect
+
+    return xero_connect(args, UserError, SetupError)
+
+
 # -- agent ----------------------------------------------------------------------------------------
 
 
-def _cmd_agent(args: argparse.Namespace) -> int:
-    import threading
+def _cmd_demo(args: argparse.Namespace) -> int:
+    from agent.demo import DemoError, run_demo
 
-    from agent.sync.agent_loop import AgentLoop
-    from agent.sync.runtime import open_runtime
+    if not 10 <= args.invoices <= 20_000:
+        raise UserError("--invoices must be between 10 and 20000")
+    try:
+        return run_demo(
+            invoices=args.invoices,
+            seed=args.seed,
+            data_dir=Path(args.data_dir) if args.data_dir else None,
+            tui=not args.no_tui,
+        )
+    except DemoError as exc:
+        raise UserError(str(exc)) from None
+
+
+def _cmd_agent(args: argparse.Namespace) -> int:
+    # Runs before the set-up is complete too: it serves the control API (for `atx tui`) and
+    # the Xero connect pages, and starts syncing once Autotask and Xero are set up.
+    from agent.control.runner import run_agent
+    from agent.control.server import ControlServerError
 
     settings = _settings_with_logging()
-    stop = threading.Event()
-    with _user_errors(), open_runtime(settings, stop=stop) as runtime:
-        loop = AgentLoop(runtime.engine, settings.sync_interval_minutes, stop=stop)
-        loop.install_signal_handlers()
-        return loop.run()
+    with _user_errors():
+        try:
+            return run_agent(settings)
+        except ControlServerError as exc:
+            raise SetupError(str(exc)) from None
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from agent import ops  # the operator's commands
+
     parser = argparse.ArgumentParser(
         prog="atx",
         description="Self-hosted Autotask PSA to Xero sync agent.",
@@ -354,6 +385,7 @@ def build_parser() -> argparse.ArgumentParser:
     config_commands = config.add_subparsers(dest="config_command", required=True, metavar="ACTION")
     show = config_commands.add_parser("show", help="print the effective settings, secrets masked")
     show.set_defaults(handler=_cmd_config_show)
+    ops.add_config_commands(config_commands)  # check, example, reference
 
     sandbox = commands.add_parser(
         "sandbox", help="serve the simulated Autotask and Xero on loopback (no accounts needed)"
@@ -377,7 +409,33 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="do not reject request fields unknown to the official API descriptions",
     )
+    sandbox.add_argument(
+        "--xero-redirect-uri",
+        action="append",
+        metavar="URI",
+        help="one more redirect URI the sandbox's Xero apps accept"
+        " (http://localhost:8742/callback always is)",
+    )
     sandbox.set_defaults(handler=_cmd_sandbox)
+
+    demo = commands.add_parser(
+        "demo",
+        help="try it with no accounts: a simulated Autotask and Xero, the agent, the terminal UI",
+    )
+    demo.add_argument("--invoices", type=int, default=200, help="size of the MSP (10-20000)")
+    demo.add_argument("--seed", type=int, default=1, help="seed of the generated data")
+    demo.add_argument(
+        "--data-dir",
+        metavar="DIR",
+        help="keep the demo's database and logs here (default: a temporary folder, removed"
+        " on exit); emptied at start, since the sandbox starts afresh each time",
+    )
+    demo.add_argument(
+        "--no-tui",
+        action="store_true",
+        help="start the sandbox and the agent only, print how to attach, run until Ctrl+C",
+    )
+    demo.set_defaults(handler=_cmd_demo)
 
     sync = commands.add_parser(
         "sync",
@@ -425,10 +483,30 @@ def build_parser() -> argparse.ArgumentParser:
     imports.add_argument("file", metavar="FILE")
     imports.set_defaults(handler=_cmd_mappings_import)
 
+    xero = commands.add_parser("xero", help="connect Xero organisations")
+    xero_commands = xero.add_subparsers(dest="xero_command", required=True, metavar="ACTION")
+    xero_connect = xero_commands.add_parser(
+        "connect",
+        help="sign in to Xero with a link and a one-time code (or connect a custom connection)",
+    )
+    xero_connect.add_argument(
+        "--paste-only",
+        action="store_true",
+        help="serve no connect pages: print Xero's address, read the redirected one on stdin",
+    )
+    xero_connect.set_defaults(handler=_cmd_xero_connect)
+
     agent = commands.add_parser(
         "agent", help="run the agent: a sync cycle every ATX_SYNC_INTERVAL_MINUTES until stopped"
     )
     agent.set_defaults(handler=_cmd_agent)
+
+    from tui import cli as tui_cli  # argparse only; Textual loads when the command runs
+
+    tui = commands.add_parser("tui", help="attach the terminal UI to the running agent")
+    tui_cli.add_arguments(tui)
+    tui.set_defaults(handler=tui_cli.run)
+    ops.add_commands(commands)  # health, backup, restore
     return parser
 
 

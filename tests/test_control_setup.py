@@ -45,12 +45,13 @@ def test_setup_from_nothing_to_syncing(tmp_path: Path) -> None:
             status = c.get("/status").json()
             assert status["agent"]["state"] == "setup"
             assert status["agent"]["next_cycle_at"] is None
-            # (options: ATX_INVOICE_NUMBER_PREFIX is given; accounts: the rig's mappings)
+            # (options: ATX_INVOICE_NUMBER_PREFIX is given; accounts: the billing-code mappings
+            # the rig made do not tick the chart-of-accounts step)
             assert status["setup"] == {
                 "autotask": False,
                 "xero": False,
                 "options": True,
-                "accounts": True,
+                "accounts": False,
                 "test_invoice": False,
             }
             assert {a["kind"] for a in status["attention"]} == {"setup"}

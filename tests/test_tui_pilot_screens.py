@@ -222,6 +222,10 @@ async def test_no_agent_shows_how_to_start_it_then_attaches_when_it_starts(
                 await until(pilot, lambda: not isinstance(app.screen, UnreachableScreen))
                 await attached(pilot)
                 assert app.current_mode in ("setup", "dashboard")
+                # Let the new screen settle before the app closes: Textual's Header sets its
+                # title on a later tick, and fails if the app is torn down first.
+                await shows(pilot, "atx — ")
+                await pilot.pause(0.5)
 
 
 async def test_agent_stopping_shows_the_unreachable_screen(tmp_path: Path) -> None:

@@ -541,8 +541,9 @@ class AgentService:
             "xero": xero,
             "options": bool(runtime.get(SETUP_OPTIONS_DONE))
             or any(self.env_given(n) for n in OPTION_SETTINGS),
+            # The chart-of-accounts step: its own settings, not the billing-code mappings.
             "accounts": bool(runtime.get(SETUP_ACCOUNTS_DONE))
-            or bool(self.store.mappings.list_all(mapping_type="account")),
+            or bool(runtime.get("default_sales_account")),
             "test_invoice": bool(runtime.get(SETUP_TEST_INVOICE_DONE))
             or counts.get("posted", 0) + counts.get("done", 0) > 0,
         }
@@ -880,8 +881,11 @@ class AgentService:
         org = row.org if row is not None else ""
         envelope = row.payload if row is not None else None
         if sent and row is not None:
+            first = not self.store.settings.get(SETUP_TEST_INVOICE_DONE)
             self.store.settings.set(SETUP_TEST_INVOICE_DONE, True)
             self.publish_status()
+            if first:  # the end of the wizard: the first scheduled cycle runs now
+                self.wake()
             return {
                 "outcome": "posted",
                 "org": org,

@@ -110,9 +110,11 @@ def budgets_text(status: dict[str, Any]) -> Text:
         out.append("Autotask  no calls yet")
     for org in budgets.get("xero") or []:
         out.append(f"\nXero {org.get('name') or org.get('org')}  ")
-        out.append(
-            f"{org.get('minute_remaining', '?')}/min  {org.get('day_remaining', '?')}/day left"
-        )
+        minute, day = org.get("minute_remaining"), org.get("day_remaining")
+        if minute is None and day is None:
+            out.append("no calls yet")
+        else:
+            out.append(f"{_or_dash(minute)}/min  {_or_dash(day)}/day left")
         if org.get("paused_until"):
             out.append(f"  paused until {when(org['paused_until'])}", style="yellow")
     return out
@@ -234,3 +236,7 @@ class DashboardScreen(AgentScreen):
         if answer is not None:
             self.notify(answer.get("message") or f"{answer.get('count', 0)} queued again")
             self.reload()
+
+
+def _or_dash(value: object) -> str:
+    return "—" if value is None else str(value)

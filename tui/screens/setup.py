@@ -115,8 +115,10 @@ class SetupScreen(AgentScreen):
         after = keys.index(message.step) + 1
         if after < len(keys):
             self.query_one("#steps", ListView).index = after
+            # Keyboard users go on where the step left them: in the next step's first control.
+            self.set_timer(0.2, lambda: self.current().focus_first())
         else:
-            self.notify("Setup complete: the agent syncs on its schedule now. d: dashboard")
+            self.notify("Setup complete: the first sync cycle starts now. d: dashboard")
 
     async def fetch(self) -> None:
         status = await self.guarded(self.client.status())

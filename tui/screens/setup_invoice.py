@@ -38,7 +38,9 @@ class InvoiceTestStep(Step):
             " start after this step.",
             classes="intro",
         )
-        yield Select([], prompt="pick an invoice from the queue", compact=True, id="test-pick")
+        yield Select(
+            [], prompt="pick an invoice (queued, or not yet sent)", compact=True, id="test-pick"
+        )
         yield Input(
             placeholder="or type an Autotask invoice id", type="integer", compact=True, id="test-id"
         )

@@ -83,6 +83,13 @@ class Step(VerticalScroll):
     def done(self) -> None:
         self.post_message(StepDone(self.step))
 
+    def focus_first(self) -> None:
+        """Put the keyboard on the step's first control (a step opened by the previous one)."""
+        for widget in self.query("*"):
+            if widget.focusable and widget.display and widget is not self:
+                widget.focus()
+                return
+
 
 def fixed_row(name: str, label: str, current: Any) -> Widget:
     """A setting the environment gives: shown, not editable (the environment wins)."""
@@ -133,6 +140,7 @@ class AutotaskStep(Step):
             self.query_one("#at-result", Static).update(
                 "Demo: the sandbox's API user is filled in. Press Test and save."
             )
+            self.query_one("#at-test", Button).focus()
         if env:
             for selector in ("#at-username", "#at-secret", "#at-code", "#at-test"):
                 self.query_one(selector).disabled = True

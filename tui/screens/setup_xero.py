@@ -76,7 +76,8 @@ class XeroStep(Step):
         flow = await self.guarded(self.client.start_connect())
         if flow:
             self.show_flow(flow)
-            self.query_one("#flow-paste", Input).focus()
+            demo = cast("AtxApp", self.app).demo is not None
+            self.query_one("#xero-simulate" if demo else "#flow-paste").focus()
 
     @on(Button.Pressed, "#xero-custom")
     @work(exclusive=True, group="setup-xero", exit_on_error=False)
