@@ -19,12 +19,13 @@ from typing import TYPE_CHECKING, Annotated, Any, Literal
 from fastapi import Body, FastAPI, Header, Path, Query
 from fastapi import Request as HttpRequest
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse, StreamingResponse
+from fastapi.responses import JSONResponse, Response, StreamingResponse
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, create_model, model_validator
 from starlette.convertors import Convertor, register_url_convertor
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from agent.control.connect import ConnectError
+from agent.control.metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
 from agent.control.service import SPECS, AgentService, ApiError, SettingSpec, __version__
 from agent.store import CATALOGS, OutboxKind, OutboxState
 from agent.store.mappings import KNOWN_MAPPING_TYPES
@@ -82,6 +83,12 @@ class ErrorBody(Model):
 
 class Health(Model):
     ok: bool
+    version: str
+
+
+class Healthz(Model):
+    ok: bool
+    state: str
     version: str
 
 
@@ -513,6 +520,30 @@ def create_app(
     @app.get("/health", response_model=Health)
     def health() -> dict[str, Any]:
         return {"ok": True, "version": __version__}
+
+    @app.get(
+        "/healthz",
+        response_model=Healthz,
+        responses={503: {"model": Healthz, "description": "the agent is stopping"}},
+    )
+    def healthz() -> JSONResponse:
+        """Liveness for an orchestrator or a monitor: 200 while the agent runs, 503 while it
+        stops. (Whether it syncs well is in /status and /metrics.)"""
+        state = service.state()
+        ok = state != "stopping"
+        return JSONResponse(
+            {"ok": ok, "state": state, "version": __version__}, status_code=200 if ok else 503
+        )
+
+    @app.get(
+        "/metrics",
+        response_class=Response,
+        responses={200: {"content": {METRICS_CONTENT_TYPE: {"schema": {"type": "string"}}}}},
+    )
+    def metrics() -> Response:
+        """Prometheus text format: outbox rows per state, cycles and their durations, API calls
+        and budgets per service and organisation, Xero sign-in expiry."""
+        return Response(service.metrics.render(), media_type=METRICS_CONTENT_TYPE)
 
     @app.get("/status", response_model=Status)
     def status() -> dict[str, Any]:

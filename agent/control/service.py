@@ -294,6 +294,9 @@ class AgentService:
         self.engine_options = dict(engine_options or {})
         self._lock = threading.RLock()  # the fields below
         self._work = threading.Lock()  # a cycle or a one-invoice sync
+        from agent.control.metrics import AgentMetrics
+
+        self.metrics = AgentMetrics(self.status)
         self._effective: Settings | None = None
         self._runtime: _Runtime | None = None
         self._dirty = False
@@ -793,6 +796,7 @@ class AgentService:
         self.publish("cycle", {"phase": phase, "done": done, "total": total, "summary": None})
 
     def _after_cycle(self, report: CycleReport) -> None:
+        self.metrics.observe_cycle(report)
         summary = self._summary(report.to_dict())
         with self._lock:
             self._last_report = summary
