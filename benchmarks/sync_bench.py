@@ -27,6 +27,7 @@ import secrets
 import statistics
 import tempfile
 import time
+from collections import Counter
 from collections.abc import Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
@@ -361,6 +362,17 @@ def main(argv: list[str] | None = None) -> int:
         latency_after = float(after["autotask"]["added_latency_seconds"])
         used_share = after["autotask"]["requests_in_window"] / after["autotask"]["hourly_budget"]
         second = engine.run_cycle()
+        # A third cycle with nothing to do: what payments back costs (its Xero reads counted).
+        payment_calls: Counter[str] = Counter()
+        gateway_call = engine.xero.gateway.call
+
+        def counting_call(tenant_id: str, operation: str, **kwargs: Any) -> Any:
+            if operation in ("get_payments", "get_credit_notes", "get_invoices"):
+                payment_calls[operation] += 1
+            return gateway_call(tenant_id, operation, **kwargs)
+
+        engine.xero.gateway.call = counting_call  # type: ignore[method-assign]
+        third = engine.run_cycle()
         per_patch, per_read = request_seconds(autotask)
         per_round = parallel_patch_seconds(autotask)
         minute_limit = int(urls["xero_minute_limit"])
@@ -436,6 +448,11 @@ def main(argv: list[str] | None = None) -> int:
     print(
         f"  second cycle: Xero calls {second.xero_calls} ({second.xero_writes} writes),"
         f" Autotask calls {second.autotask_calls}, posted {second.posted}"
+    )
+    print(
+        f"  payments: Xero calls per cycle with nothing to do {sum(payment_calls.values())}"
+        f" for 2 organisations ({dict(payment_calls)}); the whole cycle: Xero"
+        f" {third.xero_calls}, Autotask {third.autotask_calls}"
     )
     return 0
 

@@ -1,5 +1,6 @@
-"""`/_sandbox/...` routes, mounted on both simulated services: faults, the clock, and a summary
-of the state (``/_sandbox/state``: Autotask's budget use, documents per Xero organisation).
+"""`/_sandbox/...` routes, mounted on both simulated services: faults, the clock, a summary of
+the state (``/_sandbox/state``: Autotask's budget use, documents per Xero organisation), and the
+lines of business an Autotask API user cannot see (``/_sandbox/autotask/hidden-lines-of-business``).
 
 These paths exist only in the sandbox; tests and benchmarks use them to steer it from outside.
 """
@@ -13,6 +14,8 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from sandbox.faults import Fault, FaultPlan
+
+HIDE_LOB_PATH = "/_sandbox/autotask/hidden-lines-of-business"
 
 if TYPE_CHECKING:
     from sandbox.core import Sandbox
@@ -52,6 +55,22 @@ def admin_routes(sandbox: Sandbox, faults: FaultPlan) -> list[Route]:
     async def get_state(request: Request) -> JSONResponse:
         return JSONResponse(state_summary(sandbox))
 
+    async def hide_lines_of_business(request: Request) -> JSONResponse:
+        """``{"username": str, "hidden": [association id, ...]}``: billing items of those lines
+        of business become invisible to that Autotask API user ([] shows them again)."""
+        try:
+            body = await request.json()
+            hidden = {int(i) for i in body["hidden"]}
+            user = next(
+                (u for u in sandbox.world.autotask_users if u.username == body["username"]), None
+            )
+        except (ValueError, TypeError, KeyError) as exc:
+            return JSONResponse({"error": f"bad request: {exc}"}, status_code=400)
+        if user is None:
+            return JSONResponse({"error": "no such Autotask API user"}, status_code=404)
+        user.hidden_lob_association_ids = hidden
+        return JSONResponse({"username": user.username, "hidden": sorted(hidden)})
+
     return [
         Route("/_sandbox/state", get_state, methods=["GET"]),
         Route("/_sandbox/faults", list_faults, methods=["GET"]),
@@ -59,6 +78,7 @@ def admin_routes(sandbox: Sandbox, faults: FaultPlan) -> list[Route]:
         Route("/_sandbox/faults", clear_faults, methods=["DELETE"]),
         Route("/_sandbox/clock", get_clock, methods=["GET"]),
         Route("/_sandbox/clock", set_clock, methods=["POST"]),
+        Route(HIDE_LOB_PATH, hide_lines_of_business, methods=["POST"]),
     ]
 
 

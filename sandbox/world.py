@@ -21,6 +21,9 @@ class AutotaskApiUser:
     # Line-of-business visibility: None sees everything; otherwise only billing items whose
     # organizationalLevelAssociationID is None or in this set (as the real service filters them).
     visible_lob_association_ids: set[int] | None = None
+    # The other way round: billing items of these associations are invisible to this user (a
+    # tenant where the API user's security level lacks one line of business). Both apply.
+    hidden_lob_association_ids: set[int] = field(default_factory=set)
 
 
 @dataclass

@@ -79,6 +79,7 @@ def test_setup_from_nothing_to_syncing(tmp_path: Path) -> None:
                 "zone_url": r.urls.autotask_zone_url,
                 "error": None,
                 "fix": None,
+                "warning": None,  # this API user sees every line of business
             }
             values = c.get("/settings").json()["values"]
             assert values["autotask_username"] == {

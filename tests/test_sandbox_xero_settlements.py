@@ -232,6 +232,49 @@ def test_paid_invoice_cannot_be_voided_or_edited() -> None:
             )
 
 
+def test_credit_notes_delete_void_and_refuse_a_void_once_allocated() -> None:
+    """Credit notes follow the invoice rules (reference §11 "Credit notes": same status enum):
+    a draft is DELETED, an approved one VOIDED, one with an allocation is refused with the
+    message an invoice with a payment gets."""
+    with running() as env:
+        token = pkce_login(env)
+        draft = _credit_note(env, token, 10, Status="DRAFT").json()["CreditNotes"][0]
+        url = f"{env.api}/CreditNotes/{draft['CreditNoteID']}"
+        gone = env.http.post(url, headers=bearer(token), json={"Status": "DELETED"})
+        assert gone.status_code == 200 and gone.json()["CreditNotes"][0]["Status"] == "DELETED"
+        approved = _credit_note(env, token, 10).json()["CreditNotes"][0]
+        url = f"{env.api}/CreditNotes/{approved['CreditNoteID']}"
+        refused = env.http.post(url, headers=bearer(token), json={"Status": "DELETED"})
+        assert refused.status_code == 400  # an approved note is voided, not deleted
+        voided = env.http.post(url, headers=bearer(token), json={"Status": "VOIDED"})
+        assert voided.status_code == 200 and voided.json()["CreditNotes"][0]["Status"] == "VOIDED"
+
+        invoice = _invoice(env, token)
+        allocated = _credit_note(env, token, 10).json()["CreditNotes"][0]
+        url = f"{env.api}/CreditNotes/{allocated['CreditNoteID']}"
+        applied = env.http.put(
+            url + "/Allocations",
+            headers=bearer(token),
+            json={
+                "Allocations": [
+                    {
+                        "Invoice": {"InvoiceID": invoice["InvoiceID"]},
+                        "Amount": 5,
+                        "Date": "2026-03-06",
+                    }
+                ]
+            },
+        )
+        assert applied.status_code == 200, applied.text
+        kept = env.http.post(url, headers=bearer(token), json={"Status": "VOIDED"})
+        assert kept.status_code == 400
+        assert kept.json()["Elements"][0]["ValidationErrors"][0]["Message"] == (
+            "This document cannot be edited as it has a payment or credit note allocated to it."
+        )
+        read = env.http.get(url, headers=bearer(token)).json()["CreditNotes"][0]
+        assert read["Status"] == "AUTHORISED" and read["AppliedAmount"] == 5.0
+
+
 def test_payments_page_and_updated_timestamps_are_sandbox_time() -> None:
     with running() as env:
         token = pkce_login(env)

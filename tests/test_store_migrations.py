@@ -5,7 +5,8 @@ from __future__ import annotations
 import sqlite3
 import stat
 from collections.abc import Callable
-from datetime import timedelta
+from datetime import date, timedelta
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
@@ -105,12 +106,36 @@ def _check_v4(store: Store) -> None:
     )
 
 
+def _seed_v5(conn: sqlite3.Connection) -> None:
+    conn.execute(
+        "INSERT INTO invoice_payments (outbox_id, org, xero_id, status, total, amount_paid,"
+        " amount_credited, amount_due, paid_on, paid_date_set, updated_at)"
+        " VALUES (7, 'org-a', 'X-501', 'PAID', '110.00', '60.00', '50.00', '0.00',"
+        " '2026-03-04', '2026-03-04', ?)",
+        (AT,),
+    )
+
+
+def _check_v5(store: Store) -> None:
+    record = store.payments.get(7)
+    assert record is not None and record.autotask_id == 501
+    assert (record.amount_paid, record.amount_credited, record.amount_due) == (
+        Decimal("60.00"),
+        Decimal("50.00"),
+        Decimal("0.00"),
+    )
+    assert record.paid_on == record.paid_date_set == date(2026, 3, 4)
+    assert not record.needs_write and store.payments.to_write() == []
+    assert set(store.payments.posted_invoices("org-a", ["X-501"])) == {"X-501"}
+
+
 # Rows a database at each version can hold, and how to see them through today's API.
 SEEDS: dict[int, tuple[Callable[[sqlite3.Connection], None], Callable[[Store], None]]] = {
     1: (_seed_v1, _check_v1),
     2: (_seed_v2, _check_v2),
     3: (_seed_v3, _check_v3),
     4: (_seed_v4, _check_v4),
+    5: (_seed_v5, _check_v5),
 }
 
 

@@ -142,8 +142,10 @@ def test_blocked_invoices_say_what_to_fix(synced: Synced) -> None:
 def test_a_second_cycle_writes_nothing_and_costs_one_query(synced: Synced) -> None:
     second = synced.second
     assert second.ok and second.posted == second.marked == second.new_rows == 0
-    assert second.xero_calls == 0 and second.xero_writes == 0
-    assert second.autotask_calls <= 2  # the poll (and a usage reading at most)
+    # Payments back to Autotask: one GET /Payments per organisation, nothing else in Xero.
+    assert second.xero_calls == 2 and second.xero_writes == 0
+    # The poll and the query for invoices voided since (voids.py), and a usage reading at most.
+    assert second.autotask_calls <= 3
     assert second.states == synced.first.states
 
 
@@ -153,8 +155,9 @@ def test_calls_stay_at_the_floor(synced: Synced) -> None:
     # N PATCHes, the poll, ~8 reference tables, ~8 batch queries, the confirm, zone discovery
     # and usage readings: a constant over the floor that vanishes at scale (1.05/invoice at 1,000).
     assert report.autotask_calls <= done + 25
-    # Two organisations: catalogs (7 calls each), contacts and documents in batches of 50.
-    assert report.xero_calls <= 2 * 7 + 2 * 2 + 2 * (done // 50 + 1)
+    # Two organisations: catalogs (7 calls each), contacts and documents in batches of 50, and
+    # payments back (the first poll reads payments and credit notes: 2 calls each).
+    assert report.xero_calls <= 2 * 7 + 2 * 2 + 2 * (done // 50 + 1) + 2 * 2
 
 
 def test_unblocked_by_saving_the_mapping_and_enabling_the_currency(tmp_path: Path) -> None:

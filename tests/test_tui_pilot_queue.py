@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from test_control_kit import wait_for
 from test_tui_kit import SMALL, TuiAgent, api, attached, screen_text, shows, tui_agent, until
 from textual.pilot import Pilot
 from textual.widgets import Input, Select
@@ -214,6 +215,16 @@ async def test_large_queue_pages_in_as_the_cursor_moves(
     agent: TuiAgent, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(queue_screen, "PAGE", 10)
+    # Paging is tested on a queue that holds still: the agent's first cycle may still be
+    # settling rows (a row that changes while the pages load moves in the order).
+    seen: list[tuple[Any, ...]] = []
+
+    def still() -> bool:
+        items = api(agent).get("/queue", params={"limit": 500}).json()["items"]
+        seen.append(tuple((i["id"], i["state"], i["updated_at"]) for i in items))
+        return len(seen) > 1 and seen[-1] == seen[-2]
+
+    wait_for(still, step=0.5)
     app = agent.app(start_mode="dashboard")
     async with app.run_test(size=SMALL) as pilot:
         table = await open_queue(pilot)

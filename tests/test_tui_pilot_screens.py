@@ -120,6 +120,9 @@ async def test_every_mapping_tab_loads(agent: TuiAgent) -> None:
             ("tax", "Australia GST / Standard"),
             ("branding_theme", "Standard"),
             ("routing", ""),
+            ("routing_company", ""),
+            ("routing_udf", "routing_udf_name"),  # no UDF named yet: says which setting
+            ("routing_currency", "GBP  Pound Sterling"),  # any organisation's currencies
             ("contact", ""),
             ("item", "Remote Support"),
             ("currency", ""),

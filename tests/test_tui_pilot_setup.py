@@ -11,9 +11,11 @@ from urllib.parse import urlsplit
 import httpx
 import pytest
 from test_tui_kit import SMALL, TuiAgent, api, attached, screen_text, shows, tui_agent, until
+from textual.content import Content
 from textual.pilot import Pilot
-from textual.widgets import Button, Input, ListView, Select, SelectionList, Switch
+from textual.widgets import Button, Input, ListView, Select, SelectionList, Static, Switch
 
+from sandbox.seed import RESTRICTED_AUTOTASK_SECRET, RESTRICTED_AUTOTASK_USERNAME
 from sandbox.world import (
     SANDBOX_AUTOTASK_INTEGRATION_CODE,
     SANDBOX_AUTOTASK_SECRET,
@@ -100,6 +102,27 @@ async def test_autotask_credentials_are_tested_at_once(fresh: TuiAgent) -> None:
         assert api(fresh).get("/status").json()["setup"]["autotask"]
         await to_step(pilot, screen, "autotask")
         await shows(pilot, "Zone: http://127.0.0.1:")
+
+
+async def test_an_autotask_user_blind_to_a_line_of_business_is_warned_in_yellow(
+    fresh: TuiAgent,
+) -> None:
+    app = fresh.app()
+    async with app.run_test(size=SMALL) as pilot:
+        screen = await open_setup(pilot)
+        await type_into(pilot, app, "#at-username", RESTRICTED_AUTOTASK_USERNAME)
+        await type_into(pilot, app, "#at-secret", RESTRICTED_AUTOTASK_SECRET)
+        await type_into(pilot, app, "#at-code", SANDBOX_AUTOTASK_INTEGRATION_CODE)
+        await click(pilot, app, "#at-test")
+        await shows(pilot, "✓ 1 Autotask")  # saved and ticked ...
+        await shows(pilot, "⚠ ")
+        assert screen.current().step == "autotask"  # ... but the step stays open to be read
+        result = app.screen.query_one("#at-result", Static).render()
+        assert isinstance(result, Content)
+        start = result.plain.index("⚠")
+        warned = [span for span in result.spans if span.start <= start < span.end]
+        assert "ansi=3" in repr(warned[-1].style)  # yellow (ANSI colour 3), over the green
+        assert "line of business" in result.plain[start : warned[-1].end]
 
 
 def browser_consent(agent: TuiAgent, code: str) -> str:

@@ -106,6 +106,21 @@ class AutotaskClient:
                 f"Autotask is not configured: set {', '.join(missing)} (the API-only user's "
                 "email, its secret and its API tracking identifier)"
             )
+        # They travel as HTTP headers, which carry ASCII only (anything else fails every call).
+        garbled = [
+            env_name(name)
+            for name, value in (
+                ("autotask_username", username),
+                ("autotask_secret", secret.get_secret_value()),
+                ("autotask_integration_code", code.get_secret_value()),
+            )
+            if not value.isascii()
+        ]
+        if garbled:
+            raise AutotaskConfigError(
+                f"Autotask credentials must be plain ASCII text: {', '.join(garbled)} is not"
+                " (copy it again from Autotask)"
+            )
         return cls(
             username,
             secret,

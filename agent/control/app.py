@@ -215,6 +215,11 @@ class QueueDetail(QueueItem):
     history: list[HistoryEntry]
     fix: str | None
     actions: list[Literal["retry", "skip", "resync"]]
+    amount_paid: str | None = None
+    amount_credited: str | None = None
+    amount_due: str | None = None
+    paid_date: str | None = None
+    payment_problem: str | None = None
 
 
 class QueuePage(Model):
@@ -329,6 +334,8 @@ class SetupAutotaskAnswer(Model):
     zone_url: str | None
     error: str | None
     fix: str | None
+    # After a passing test: the API user seems not to see every line of business.
+    warning: str | None = None
 
 
 MappingKind = Literal[KNOWN_MAPPING_TYPES]  # type: ignore[valid-type]
@@ -369,6 +376,7 @@ AutotaskListName = Literal[
     "lines_of_business",
     "companies",
     "unsent_invoices",
+    "udf_values",
 ]
 
 

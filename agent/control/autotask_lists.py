@@ -103,6 +103,27 @@ def companies(client: AutotaskClient, q: str | None) -> list[Item]:
     ]
 
 
+def udf_values(client: AutotaskClient, q: str | None) -> list[Item]:
+    """The values the companies hold in the user-defined field named ``q`` (the
+    ``routing_udf_name`` setting): the keys of ``routing_udf`` mappings. One query (one UDF
+    filter, autotask-api §5) of up to 500 companies that have the field set."""
+    name = (q or "").strip()
+    if not name:
+        return []
+    filters = [{"op": "exist", "field": name, "udf": True}]
+    found = islice(client.records(Company, filters), 500)
+    counts: dict[str, int] = {}
+    for company in found:
+        for udf in company.userDefinedFields:
+            value = (udf.value or "").strip()
+            if udf.name.strip().casefold() == name.casefold() and value:
+                counts[value] = counts.get(value, 0) + 1
+    return [
+        {"id": value, "label": f"{value} ({n} compan{'y' if n == 1 else 'ies'})"}
+        for value, n in sorted(counts.items(), key=lambda kv: kv[0].casefold())
+    ]
+
+
 UNSENT_LIMIT = 30
 
 
@@ -154,5 +175,6 @@ LISTS: dict[str, Callable[[AutotaskClient, str | None], list[Item]]] = {
     "lines_of_business": lines_of_business,
     "companies": companies,
     "unsent_invoices": unsent_invoices,
+    "udf_values": udf_values,
 }
 UNCACHED = frozenset({"unsent_invoices"})  # changes as invoices are sent

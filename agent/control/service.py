@@ -58,9 +58,11 @@ from agent.store import (
 from agent.store.clock import to_db, utc_now
 from agent.store.mappings import KNOWN_MAPPING_TYPES
 from agent.sync.engine import LAST_CYCLE_STREAM, NoOrganisation, SyncEngine
-from agent.sync.options import NUMBERINGS, STATUSES
+from agent.sync.options import ITEM_SYNC_CHOICES, MIXED_CHOICES, NUMBERINGS, STATUSES
 from agent.sync.report import CycleReport
+from agent.sync.routing import ROUTING_KINDS
 from agent.sync.runtime import ZONE_STREAM
+from agent.sync.visibility import lob_warning
 from agent.xero import XeroClient, XeroError
 
 log = logging.getLogger("atx.control")
@@ -158,8 +160,13 @@ SPECS: tuple[SettingSpec, ...] = (
     SettingSpec("credit_note_prefix", False, "text", max_length=20),
     SettingSpec("sync_purchase_orders", False, "bool", default=False),
     SettingSpec("sync_expenses", False, "bool", default=False),
+    # Autotask products, services and bundles as Xero items (issue 5 §3, agent/sync/items.py)
+    SettingSpec("item_sync", False, "choice", default="off", choices=ITEM_SYNC_CHOICES),
     # chart of accounts (wizard step 4) and mapping defaults
     SettingSpec("default_org", False, "text", max_length=64),
+    # routing (issue 5 §4): the company UDF the routing_udf mappings read; mixed invoices
+    SettingSpec("routing_udf_name", False, "text", max_length=100),
+    SettingSpec("mixed_invoice", False, "choice", default="block", choices=MIXED_CHOICES),
     SettingSpec("default_sales_account", False, "text", max_length=10),
     SettingSpec("default_currency", False, "text", max_length=3),
     SettingSpec("po_cogs_account", False, "text", max_length=10),
@@ -604,6 +611,13 @@ class AgentService:
                 f"missing: {', '.join(missing)}",
                 "enter the API user's username (email), its secret and the integration code",
             )
+        garbled = [k for k, v in values.items() if not v.isascii()]
+        if garbled:
+            raise ApiError(
+                400,
+                f"not plain ASCII text: {', '.join(garbled)}",
+                "copy the API user's values again from Autotask (they travel as HTTP headers)",
+            )
         eff = self.effective()
         client = AutotaskClient(
             values["username"],
@@ -626,6 +640,8 @@ class AgentService:
                     None,
                 )
                 zone = client.zone_url
+                # Lines of business the user cannot see (issue 5 §4): a warning, not a failure.
+                warning = lob_warning(client, self.now().date())
         except AutotaskAuthError as exc:
             return self._autotask_failed(
                 exc,
@@ -654,12 +670,14 @@ class AgentService:
             self.store.cursors.set(ZONE_STREAM, zone)
         log.info("autotask API user %s tested and saved (zone %s)", values["username"], zone)
         self._settings_changed(rebuild=True)
-        return {"ok": True, "zone_url": zone, "error": None, "fix": None}
+        if warning:
+            log.warning("autotask API user %s: %s", values["username"], warning)
+        return {"ok": True, "zone_url": zone, "error": None, "fix": None, "warning": warning}
 
     def _autotask_failed(self, exc: Exception, fix: str) -> dict[str, Any]:
         message = " ".join(str(exc).split())
         log.info("autotask API user test failed: %s", message)
-        return {"ok": False, "zone_url": None, "error": message, "fix": fix}
+        return {"ok": False, "zone_url": None, "error": message, "fix": fix, "warning": None}
 
     # -- the runtime (clients + engine) -------------------------------------------------------
 
@@ -1124,6 +1142,17 @@ class AgentService:
                         "count": 1,
                     }
                 )
+        problems = self.store.payments.with_problems()
+        if problems:
+            items.append(
+                {
+                    "kind": "payment",
+                    "message": f"{len(problems)} invoice(s) paid or reopened in Xero whose"
+                    f" Autotask paid date the agent could not set: {problems[0].problem}",
+                    "fix": "open the row in the queue: its detail says what to do in Autotask",
+                    "count": len(problems),
+                }
+            )
         last = self._last_report or self._summary(self._stored_last_cycle() or {})
         for error in (last or {}).get("errors") or []:
             items.append({"kind": "cycle", "message": error, "fix": "see the log", "count": 1})
@@ -1265,13 +1294,21 @@ class AgentService:
             }
             for e in self.store.outbox.events(row.id)
         ]
+        paid = self.store.payments.get(row.id)
         return {
             **item,
             "payload": envelope.get("payload") if isinstance(envelope, dict) else None,
             "provenance": _provenance(envelope),
             "history": history,
-            "fix": _fix_for(row),
+            "fix": (paid.problem if paid is not None else None) or _fix_for(row),
             "actions": _actions(row),
+            # Payments back (agent/sync/payments.py): the balance Xero last showed; null until
+            # a payment on the invoice was seen.
+            "amount_paid": _money_text(paid.amount_paid) if paid else None,
+            "amount_credited": _money_text(paid.amount_credited) if paid else None,
+            "amount_due": _money_text(paid.amount_due) if paid else None,
+            "paid_date": paid.paid_date_set.isoformat() if paid and paid.paid_date_set else None,
+            "payment_problem": paid.problem if paid else None,
         }
 
     def _row_action(
@@ -1364,6 +1401,12 @@ class AgentService:
         key = key.strip()
         if not key:
             raise ApiError(400, "key: empty", "send the Autotask value to map")
+        if kind in ROUTING_KINDS and org != ALL_ORGS:
+            raise ApiError(
+                400, f"org: {kind} mappings apply to every organisation", 'send "org": ""'
+            )
+        if kind == "routing_currency":
+            key = key.upper()
         if value is None:
             existed = self.store.mappings.get(org, kind, key)
             self.store.mappings.delete(org, kind, key)
@@ -1519,6 +1562,11 @@ def _actions(row: OutboxRow) -> list[str]:
 
 
 def _fix_for(row: OutboxRow) -> str | None:
+    if row.state is S.BLOCKED and row.kind.value == "void":
+        return (
+            "its invoice was voided in Autotask but Xero has a payment or credit on it: remove"
+            " that in Xero, then retry; or void it in Xero by hand, then skip"
+        )
     if row.state is S.BLOCKED:
         return (
             "add the mappings or fix the data the reasons name; saving a mapping queues it again"
@@ -1531,3 +1579,7 @@ def _fix_for(row: OutboxRow) -> str | None:
     if row.state is S.SKIPPED:
         return "retry it to send it after all"
     return None
+
+
+def _money_text(value: Decimal | None) -> str | None:
+    return None if value is None else str(value)

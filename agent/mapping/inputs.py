@@ -159,7 +159,11 @@ class MappingTables:
     - ``currencies``: Autotask currency id → ISO code (``currency``)
     - ``branding_themes``: invoice template id → BrandingThemeID (``branding_theme``)
     - ``contacts``: company id → Xero ContactID (``contact``)
-    - ``items``: product id → Xero Item Code (``item``)
+    - ``items``: product id → Xero Item Code (``item``, key = product id or ``product:<id>``)
+    - ``service_items`` / ``bundle_items``: service / service bundle id → Item Code (``item``,
+      key = ``service:<id>`` / ``bundle:<id>``)
+    - ``known_items``: not the user's: the items the agent created or matched in this
+      organisation (``agent.sync.items``), ``"<product|service|bundle>:<id>"`` → Item Code
     """
 
     accounts: Mapping[int, str] = field(default_factory=dict)
@@ -168,6 +172,9 @@ class MappingTables:
     branding_themes: Mapping[int, str] = field(default_factory=dict)
     contacts: Mapping[int, str] = field(default_factory=dict)
     items: Mapping[int, str] = field(default_factory=dict)
+    service_items: Mapping[int, str] = field(default_factory=dict)
+    bundle_items: Mapping[int, str] = field(default_factory=dict)
+    known_items: Mapping[str, str] = field(default_factory=dict)
 
     @classmethod
     def from_entries(cls, entries: Iterable[MappingEntryLike], org: str) -> MappingTables:
@@ -188,8 +195,15 @@ class MappingTables:
             kind: {} for kind in ("account", "currency", "branding_theme", "contact", "item")
         }
         tax: dict[tuple[int, int], str] = {}
+        item_kinds: dict[str, dict[int, str]] = {"service": {}, "bundle": {}}
         for (kind, key), (_, target) in sorted(chosen.items()):
-            if kind == "tax":
+            if kind == "item" and ":" in key:
+                of, _, number = key.partition(":")
+                if of == "product" and _is_id(number):
+                    simple["item"].setdefault(int(number), target)
+                elif of in item_kinds and _is_id(number):
+                    item_kinds[of][int(number)] = target
+            elif kind == "tax":
                 region, _, category = key.partition(":")
                 if _is_id(region) and _is_id(category):
                     tax[(int(region), int(category))] = target
@@ -202,6 +216,8 @@ class MappingTables:
             branding_themes=simple["branding_theme"],
             contacts=simple["contact"],
             items=simple["item"],
+            service_items=item_kinds["service"],
+            bundle_items=item_kinds["bundle"],
         )
 
 

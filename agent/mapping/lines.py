@@ -28,10 +28,9 @@ from agent.autotask.records import BillingItem
 from agent.mapping.catalog import OrgCatalog, text
 from agent.mapping.document import BlockReason
 from agent.mapping.inputs import InvoiceSnapshot, MappingTables
+from agent.mapping.items import ITEM_CODE_LIMIT, preferred_code
 from agent.mapping.text import single_line
 from agent.mapping.totals import four_dp, in_range, line_amount, money
-
-ITEM_CODE_LIMIT = 30  # Item.Code
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,27 +93,53 @@ def line_amounts(item: BillingItem, sign: int) -> LineAmounts | BlockReason:
 def choose_item_code(
     item: BillingItem, snapshot: InvoiceSnapshot, tables: MappingTables, catalog: OrgCatalog
 ) -> tuple[str | None, str] | BlockReason:
-    """``ItemCode`` from the product behind the line: the user's item mapping, else the product's
-    SKU when Xero has an item with that Code, else none (the line is sent without an item)."""
+    """``ItemCode`` from the product, service bundle or service behind the line, in order:
+
+    1. the user's item mapping (product id; ``service:<id>``, ``bundle:<id>``);
+    2. the item the agent created or matched for it in this organisation (``known_items``,
+       ``agent.sync.items``), when Xero's cached catalog has it;
+    3. a product's SKU (or its stable code, ``agent.mapping.items``) when Xero has an item with
+       that Code;
+    4. none: the line is sent without an item."""
     product = snapshot.products.get(item.id)
-    if product is None:
+    if product is not None:
+        kind, source_id, mapped_table = "product", product.id, tables.items
+        label = f'product "{single_line(product.name, 80)}" (id {product.id})'
+    elif item.serviceBundleID is not None:
+        kind, source_id, mapped_table = "bundle", int(item.serviceBundleID), tables.bundle_items
+        label = f"service bundle id {source_id}"
+    elif item.serviceID is not None:
+        kind, source_id, mapped_table = "service", int(item.serviceID), tables.service_items
+        label = f"service id {source_id}"
+    else:
         return None, "no product behind the line"
-    label = f'product "{single_line(product.name, 80)}" (id {product.id})'
-    mapped = tables.items.get(product.id, "").strip()
+    mapped = mapped_table.get(source_id, "").strip()
     if mapped:
         if catalog.item(mapped) is None:
+            key = str(source_id) if kind == "product" else f"{kind}:{source_id}"
             return BlockReason(
                 "item",
                 f"the item mapping for {label} points at item code {mapped}, which is not in "
                 f"Xero organisation {catalog.name}; map another in Mappings → Items",
                 "item",
-                str(product.id),
+                key,
             )
         return mapped, f"item mapping for {label} → {mapped}"
+    known = tables.known_items.get(f"{kind}:{source_id}", "").strip()
+    if known:
+        found = catalog.item(known)
+        if found is not None and found.get("IsSold") is not False:
+            return text(found, "Code"), f"{label} is Xero item {known} (item sync)"
+    if product is None:
+        return None, f"{label}: no Xero item for it"
     sku = single_line(product.sku, 100)
-    found = catalog.item(sku) if sku and len(sku) <= ITEM_CODE_LIMIT else None
+    code = preferred_code("product", product.id, sku)
+    found = catalog.item(code)
     if found is None:
-        return None, f"{label}: no Xero item with code {sku!r}" if sku else f"{label} has no SKU"
+        if sku and code == sku:
+            return None, f"{label}: no Xero item with code {sku!r}"
+        return None, f"{label} has no SKU of at most {ITEM_CODE_LIMIT} characters"
     if found.get("IsSold") is False:
-        return None, f"{label}: Xero item {sku} is not sold, so not used"
-    return text(found, "Code"), f"{label} SKU {sku} is a Xero item"
+        return None, f"{label}: Xero item {code} is not sold, so not used"
+    what = f"SKU {sku}" if code == sku else f"code {code}"
+    return text(found, "Code"), f"{label} {what} is a Xero item"

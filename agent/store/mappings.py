@@ -2,7 +2,8 @@
 
 ``org = ''`` applies to every organisation; an organisation's own entry overrides it in
 ``resolve``. ``mapping_type`` is e.g. account, tax, currency, branding_theme, item, contact,
-routing.
+and the routing rules (always ``org = ''``): routing (line of business), routing_company,
+routing_udf, routing_currency.
 """
 
 from __future__ import annotations
@@ -27,6 +28,9 @@ KNOWN_MAPPING_TYPES: tuple[str, ...] = (
     "item",
     "contact",
     "routing",
+    "routing_company",
+    "routing_udf",
+    "routing_currency",
 )
 _TYPE_PATTERN = re.compile(r"[a-z][a-z0-9_]*")
 

@@ -186,11 +186,40 @@ def _v4_queue_view_indexes(db: sqlite_utils.Database) -> None:
     outbox.create_index(["state", "updated_at", "id"], index_name="outbox_state_by_change")
 
 
+def _v5_invoice_payments(db: sqlite_utils.Database) -> None:
+    """Payments back to Autotask (issue 5 §1): per invoice row we posted, the balance Xero last
+    showed (paid, credited, due; decimals as text), the day it became fully paid, and the
+    ``paidDate`` written to Autotask and confirmed, so that it is written once. Plus an index to
+    find our rows by their Xero document id."""
+    db.table("invoice_payments").create(
+        {
+            "outbox_id": int,
+            "org": str,
+            "xero_id": str,
+            "status": str,
+            "total": str,
+            "amount_paid": str,
+            "amount_credited": str,
+            "amount_due": str,
+            "paid_on": str,
+            "paid_date_set": str,
+            "refused_for": str,
+            "problem": str,
+            "updated_at": str,
+        },
+        pk="outbox_id",
+        not_null={"outbox_id", "org", "xero_id", "updated_at"},
+        foreign_keys=[("outbox_id", "outbox", "id")],
+    )
+    db.table("outbox").create_index(["org", "xero_id"], index_name="outbox_by_xero_id")
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     _v1_base_tables,
     _v2_catalogs,
     _v3_secret_settings_and_org_index,
     _v4_queue_view_indexes,
+    _v5_invoice_payments,
 )
 LATEST_VERSION = len(MIGRATIONS)
 

@@ -24,6 +24,9 @@ class OutboxKind(StrEnum):
     ITEM = "item"
     CONTACT = "contact"
     PAYMENT = "payment"
+    # Work on a document already in Xero: delete or void it because its Autotask invoice was
+    # voided (agent/sync/voids.py); the snapshot names the document row it acts on.
+    VOID = "void"
 
 
 class OutboxState(StrEnum):

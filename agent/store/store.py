@@ -16,6 +16,7 @@ from agent.store.locks import Locks
 from agent.store.mappings import Mappings
 from agent.store.migrations import LATEST_VERSION, migrate
 from agent.store.outbox import Outbox
+from agent.store.payments import InvoicePayments
 from agent.store.runtime_settings import RuntimeSettings
 from agent.store.secret_settings import SecretSettings
 from agent.store.secrets import SecretBox
@@ -31,6 +32,7 @@ class Store:
         self._db = store_db
         self.path = store_db.path
         self.outbox = Outbox(store_db)
+        self.payments = InvoicePayments(store_db)
         self.settings = RuntimeSettings(store_db)
         self.secrets = SecretSettings(store_db, box)
         self.mappings = Mappings(store_db)

@@ -12,14 +12,14 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from agent.mapping import Blocked, MappedDocument, map_invoice
-from agent.store import OutboxRow
+from agent.store import ALL_ORGS, OutboxRow
 from agent.sync import envelope
 from agent.sync.discover import SnapshotBuilder, invoices_by_id
 from agent.sync.engine import NoOrganisation, SyncEngine
 from agent.sync.intake import DOCUMENT_KINDS, kind_of
 from agent.sync.options import RuntimeView, SyncOptions
 from agent.sync.report import CycleReport
-from agent.sync.routing import RoutingTable, Unroutable
+from agent.sync.routing import Unroutable, routing_table
 
 
 class InvoiceNotFound(LookupError):
@@ -44,9 +44,7 @@ def dry_run(engine: SyncEngine, invoice_id: int) -> DryRun:
         raise NoOrganisation()
     report = CycleReport(engine.now(), scope=f"dry run {invoice_id}")
     contexts = engine.contexts(tenants, runtime, options, report)
-    routing = RoutingTable.build(
-        engine.store.mappings.list_all(mapping_type="routing"), tenants, options.default_org
-    )
+    routing = routing_table(engine.store.mappings.list_all(org=ALL_ORGS), tenants, options)
     invoices = invoices_by_id(engine.autotask, [invoice_id])
     if not invoices:
         raise InvoiceNotFound(

@@ -7,7 +7,10 @@ A cycle: (a) leases of workers that are gone, or expired, back to pending (to be
 first, ``leases``), failed rows whose time has come back to pending; (b) each organisation's
 catalogs, refreshed when stale; (c) poll Autotask and snapshot the invoices that need it into the
 outbox (``intake``, ``discover``); (d) map rows to pending or blocked (``prepare``); (e) post per
-organisation (``post``); (f) mark what was posted in Autotask (``mark``). Steps (b) to (f)
+organisation (``post``); (f) mark what was posted in Autotask (``mark``); (g) payments back:
+Xero payments changed since the last cycle set or clear ``paidDate`` in Autotask
+(``payments``, after the rest). Before (c), in full cycles: voids (``voids``), then, with
+``item_sync`` on, Autotask products and services as Xero items (``items``). Steps (b) to (f)
 overlap (``pipeline``): invoices go through in chunks, posting has a thread of its own, and each
 document posted is marked in Autotask at once, so the PATCHes, the cycle's floor, run from the
 first chunk on. A step that fails is reported and the next ones still run where they can (rows
@@ -27,11 +30,12 @@ from datetime import datetime, timedelta
 
 from agent.autotask import AutotaskClient
 from agent.config import Settings
-from agent.store import OutboxState, Store, TenantInfo
+from agent.store import ALL_ORGS, OutboxState, Store, TenantInfo
 from agent.store.canonical import canonical_json
 from agent.store.clock import utc_now
 from agent.sync.backoff import DEFAULT_RETRY, RetryStrategy
 from agent.sync.intake import DOCUMENT_KINDS
+from agent.sync.items import ItemSync
 from agent.sync.leases import new_owner, reclaim_dead_leases
 from agent.sync.options import RuntimeView, SyncOptions
 from agent.sync.orgs import (
@@ -40,9 +44,11 @@ from agent.sync.orgs import (
     ensure_catalogs,
     organisation_info,
 )
+from agent.sync.payments import PaymentsBack
 from agent.sync.pipeline import CyclePipeline
 from agent.sync.report import CycleReport
-from agent.sync.routing import RoutingTable
+from agent.sync.routing import routing_table
+from agent.sync.voids import VoidSync
 from agent.xero import XeroClient, XeroError, XeroOrgPaused
 
 log = logging.getLogger("atx.sync")
@@ -155,13 +161,29 @@ class SyncEngine:
         tenants = self.xero.ensure_connected()
         if not tenants:
             raise NoOrganisation()
-        routing = RoutingTable.build(
-            self.store.mappings.list_all(mapping_type="routing"), tenants, options.default_org
-        )
+        routing = routing_table(self.store.mappings.list_all(org=ALL_ORGS), tenants, options)
+        if only is None:
+            # Voids first (``voids``): a document whose Autotask invoice was voided after it was
+            # posted is deleted or voided in Xero before this cycle marks or reads it back.
+            VoidSync(self, report, days_back=options.days_back).run(tenants)
+            if options.item_sync != "off" and not self.stop.is_set():
+                # Items before invoices (``items``): this cycle's lines carry the new ItemCodes.
+                contexts = self.contexts(tenants, runtime, options, report)
+                ItemSync(self, report, options.item_sync).run(contexts)
         # Xero's catalogs are read while the first invoices are read from Autotask.
         with ThreadPoolExecutor(1, thread_name_prefix="atx-catalogs") as catalogs:
             loading = catalogs.submit(self.contexts, tenants, runtime, options, report)
             CyclePipeline(self, report, options, only, routing, loading).run()
+        if only is None and not self.stop.is_set():
+            # Payments back to Autotask, once the cycle's documents are posted and marked.
+            PaymentsBack(
+                store=self.store,
+                xero=self.xero,
+                autotask=self.autotask,
+                report=report,
+                now=self.now,
+                stop=self.stop,
+            ).run(tenants)
 
     def progress_event(self, phase: str, done: int, total: int) -> None:
         if self.progress is None:

@@ -19,7 +19,7 @@ from agent.sync.intake import DOCUMENT_KINDS
 from agent.sync.options import RuntimeView, SyncOptions
 from agent.sync.orgs import OrgContext, build_context, stored_info
 from agent.sync.prepare import ALL, PrepareOutcome, Preparer
-from agent.sync.routing import RoutingTable
+from agent.sync.routing import routing_table
 
 S = OutboxState
 RETRYABLE = (S.FAILED, S.DEAD, S.BLOCKED, S.SKIPPED)
@@ -43,11 +43,11 @@ def requeue_unblocked(store: Store, settings: Settings, today: date) -> PrepareO
             contexts[tenant.tenant_id] = build_context(
                 store, settings, runtime, info, entries, today
             )
-    routing = RoutingTable.build(
-        [e for e in entries if e.mapping_type == "routing"], tenants, options.default_org
-    )
+    routing = routing_table(entries, tenants, options)
     preparer = Preparer(store, routing, contexts)
     rows = store.outbox.list_rows(states=[S.BLOCKED], limit=ALL)
+    # Documents only: a blocked void row (voids.py) waits for a change in Xero, not a mapping.
+    rows = [r for r in rows if r.kind in DOCUMENT_KINDS]
     return preparer.run(sorted(rows, key=lambda r: r.id))
 
 

@@ -6,8 +6,11 @@
 ``org`` is a tenant id, or "" for every organisation. Source keys are Autotask ids: a billing code
 id (``account``), ``<tax region id>:<tax category id>`` (``tax``), a currency id (``currency``), an
 invoice template id (``branding_theme``), a company id (``contact``), a product id (``item``), a
-line-of-business association id (``routing``, whose target is a tenant id). A bare list of entries
-is accepted too. Import checks every entry first and changes nothing when one is wrong.
+line-of-business association id (``routing``, whose target is a tenant id). The other routing
+rules, whose targets are tenant ids too: a company id (``routing_company``), the value of the
+company UDF named by the ``routing_udf_name`` setting (``routing_udf``, any text), an ISO currency
+code (``routing_currency``). Routing entries apply to every organisation (``org`` ""). A bare list
+of entries is accepted too. Import checks every entry first and changes nothing when one is wrong.
 """
 
 from __future__ import annotations
@@ -20,11 +23,19 @@ from typing import Any
 
 from agent.store import MappingEntry, Store
 from agent.store.mappings import KNOWN_MAPPING_TYPES
+from agent.sync.routing import ROUTING_KINDS
 
 FORMAT = "atx-mappings"
 VERSION = 1
 _ID = re.compile(r"[0-9]{1,18}")
 _TAX = re.compile(r"[0-9]{1,18}:[0-9]{1,18}")
+_CURRENCY = re.compile(r"[A-Za-z]{3}")
+_TEXT = re.compile(r"[^\x00-\x1f]{1,255}")
+KEY_PATTERNS = {
+    "tax": (_TAX, "<tax region id>:<tax category id>"),
+    "routing_currency": (_CURRENCY, "an ISO currency code (e.g. GBP)"),
+    "routing_udf": (_TEXT, "the user-defined field's value (one line of text)"),
+}
 TARGET_LIMIT = 255
 
 
@@ -96,7 +107,7 @@ def parse(text: str, *, source: str, connected: set[str]) -> tuple[list[Entry], 
         seen[slot] = index
         if entry.org and entry.org not in connected:
             warnings.append(f"{where}: organisation {entry.org} is not connected (yet)")
-        if entry.mapping_type == "routing" and entry.target not in connected:
+        if entry.mapping_type in ROUTING_KINDS and entry.target not in connected:
             warnings.append(f"{where}: routes to {entry.target}, not a connected organisation")
         entries.append(entry)
     if problems:
@@ -122,15 +133,16 @@ def _entry(item: Any) -> tuple[Entry | None, str | None]:
     if not isinstance(key, str) or not key.strip():
         return None, "source_key is missing"
     key = key.strip()
-    pattern = _TAX if kind == "tax" else _ID
+    pattern, wanted = KEY_PATTERNS.get(kind, (_ID, "an Autotask id"))
     if not pattern.fullmatch(key):
-        wanted = "<tax region id>:<tax category id>" if kind == "tax" else "an Autotask id"
         return None, f"source_key {key!r} of a {kind} mapping must be {wanted}"
+    if kind == "routing_currency":
+        key = key.upper()
     target = item.get("target")
     if not isinstance(target, str) or not target.strip() or len(target) > TARGET_LIMIT:
         return None, f"target must be text of 1 to {TARGET_LIMIT} characters"
-    if kind == "routing" and org:
-        return None, 'routing mappings apply to every organisation: use "org": ""'
+    if kind in ROUTING_KINDS and org:
+        return None, f'{kind} mappings apply to every organisation: use "org": ""'
     metadata = item.get("metadata", {})
     if not isinstance(metadata, dict):
         return None, "metadata must be an object"

@@ -14,6 +14,8 @@ A key may also be set for one organisation as ``<key>:<tenant id>``, which wins 
 | ``credit_note_prefix`` | text (<= 20) or null | the invoice prefix |
 | ``days_back`` | whole number of days | ATX_DAYS_BACK |
 | ``default_org`` | tenant id for invoices no routing decides | the only connected organisation |
+| ``routing_udf_name`` | the company user-defined field the ``routing_udf`` mappings read | none |
+| ``mixed_invoice`` | ``block``: invoices mixing organisations are held | ``block`` |
 | ``default_sales_account`` * | account Code | ``200`` when it is an active revenue account |
 | ``default_branding_theme_id`` * | BrandingThemeID | Xero's default theme |
 | ``tax_mapping_enabled`` * | true / false | true |
@@ -21,6 +23,7 @@ A key may also be set for one organisation as ``<key>:<tenant id>``, which wins 
 | ``rounding_line`` * | true / false | false |
 | ``rounding_account_code`` * | account Code | the ROUNDING system account |
 | ``catalog_max_age_hours`` | number | 24 |
+| ``item_sync`` | ``off`` / ``create`` (missing items only) / ``create_update`` | ``off`` |
 
 (* also per organisation.) A value of the wrong type is ignored with a warning in the log, so a
 bad entry cannot stop the sync; the default applies.
@@ -46,6 +49,10 @@ NUMBERINGS: tuple[str, ...] = get_args(Numbering)
 DEFAULT_SALES_ACCOUNT = "200"
 DEFAULT_EXEMPT_TAX_TYPE = "EXEMPTOUTPUT"
 DEFAULT_CATALOG_MAX_AGE_HOURS = 24.0
+# ``mixed_invoice``: only "block" is built (a split into one document per organisation is not).
+MIXED_CHOICES: tuple[str, ...] = ("block",)
+# ``item_sync`` (issue 5 §3, ``agent.sync.items``): Autotask products and services as Xero items.
+ITEM_SYNC_CHOICES: tuple[str, ...] = ("off", "create", "create_update")
 
 RUNTIME_KEYS: tuple[str, ...] = (
     "invoice_status",
@@ -54,6 +61,8 @@ RUNTIME_KEYS: tuple[str, ...] = (
     "credit_note_prefix",
     "days_back",
     "default_org",
+    "routing_udf_name",
+    "mixed_invoice",
     "default_sales_account",
     "default_branding_theme_id",
     "tax_mapping_enabled",
@@ -61,6 +70,7 @@ RUNTIME_KEYS: tuple[str, ...] = (
     "rounding_line",
     "rounding_account_code",
     "catalog_max_age_hours",
+    "item_sync",
 )
 
 
@@ -139,6 +149,9 @@ class SyncOptions:
     numbering: str
     default_org: str | None
     catalog_max_age_hours: float
+    routing_udf_name: str | None = None
+    mixed_invoice: str = "block"
+    item_sync: str = "off"
 
     @classmethod
     def resolve(cls, settings: Settings, runtime: RuntimeView) -> SyncOptions:
@@ -150,6 +163,9 @@ class SyncOptions:
             numbering=runtime.choice("invoice_numbering", NUMBERINGS) or settings.invoice_numbering,
             default_org=(runtime.text("default_org") or "").strip() or None,
             catalog_max_age_hours=DEFAULT_CATALOG_MAX_AGE_HOURS if age is None else age,
+            routing_udf_name=(runtime.text("routing_udf_name", limit=100) or "").strip() or None,
+            mixed_invoice=runtime.choice("mixed_invoice", MIXED_CHOICES) or MIXED_CHOICES[0],
+            item_sync=runtime.choice("item_sync", ITEM_SYNC_CHOICES) or ITEM_SYNC_CHOICES[0],
         )
 
 

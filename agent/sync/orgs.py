@@ -21,7 +21,7 @@ from typing import Any
 
 from agent.config import Settings
 from agent.mapping import MappingOptions, MappingTables, OrgCatalog
-from agent.store import ALL_ORGS, CATALOGS, MappingEntry, Store
+from agent.store import ALL_ORGS, CATALOGS, MappingEntry, OutboxKind, OutboxState, Store
 from agent.store.canonical import canonical_json, content_hash
 from agent.sync.options import RuntimeView, mapping_options
 from agent.xero import XeroClient
@@ -132,7 +132,8 @@ def build_context(
         catalogs=records,
     )
     own = [e for e in entries if e.org in (ALL_ORGS, info.tenant_id)]
-    tables = MappingTables.from_entries(own, info.tenant_id)
+    known = known_items(store, info.tenant_id)
+    tables = dataclasses.replace(MappingTables.from_entries(own, info.tenant_id), known_items=known)
     options = mapping_options(settings, runtime, info.tenant_id, catalog, today)
     fingerprint = content_hash(
         {
@@ -140,9 +141,22 @@ def build_context(
             "options": {k: v for k, v in dataclasses.asdict(options).items() if k != "today"},
             "catalogs": fetched,
             "info": info.to_dict(),
+            "known_items": sorted(known.items()),
         }
     )
     return OrgContext(info, catalog, tables, options, fingerprint)
+
+
+def known_items(store: Store, tenant_id: str) -> dict[str, str]:
+    """``"<product|service|bundle>:<id>"`` -> Item Code of the Xero items the item sync created
+    or matched in the organisation (``agent.sync.items``): an input of mapping."""
+    rows = store.outbox.list_rows(
+        states=[OutboxState.POSTED, OutboxState.DONE],
+        kind=OutboxKind.ITEM,
+        org=tenant_id,
+        limit=1_000_000,
+    )
+    return {r.autotask_id: r.xero_number for r in rows if r.xero_number}
 
 
 def context_changed(store: Store, context: OrgContext) -> bool:

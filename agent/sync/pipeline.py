@@ -32,7 +32,6 @@ from typing import TYPE_CHECKING
 from agent.autotask import AutotaskBudgetExhausted, AutotaskError
 from agent.autotask.records import Invoice
 from agent.store import OutboxRow, OutboxState
-from agent.store.canonical import content_hash
 from agent.sync.discover import BATCH, invoices_by_id, iter_poll
 from agent.sync.intake import DOCUMENT_KINDS, Intake
 from agent.sync.mark import Marker
@@ -139,9 +138,7 @@ class CyclePipeline:
             store = self.engine.store
             contexts = self._contexts = self.loading.result()
             routing = self.routing
-            self._routing_fingerprint = content_hash(
-                [sorted(routing.routes.items()), sorted(routing.connected), routing.default_org]
-            )
+            self._routing_fingerprint = routing.fingerprint()
             routing_changed = (
                 store.cursors.get(CONTEXT_STREAM, ROUTING_KEY) != self._routing_fingerprint
             )
@@ -185,7 +182,11 @@ class CyclePipeline:
         preparer = self._ready()
         scope = None if only is None else engine.rows_of(only)
         if scope is None:
-            due = [r for r in preparer.due_rows(changed, self._stale) if r.id not in mapped]
+            due = [
+                r
+                for r in preparer.due_rows(changed, self._stale)
+                if r.id not in mapped and r.kind in DOCUMENT_KINDS  # not void rows (``voids``)
+            ]
         else:
             # The user named this invoice: map its unsent rows again, whatever changed.
             found = (store.outbox.get(row_id) for row_id in sorted(scope))

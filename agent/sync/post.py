@@ -7,7 +7,10 @@ Per chunk of claimed rows (one lease each):
 3. contacts the documents need are created (``contacts``);
 4. documents go in batches of <= 50, one idempotency key per batch built from each row, its
    payload hash and its attempt (Xero caches error answers under a key, so a re-post after a
-   failed lookup must not reuse one); a resync sends the document's own id and updates it;
+   failed lookup must not reuse one); a resync (the user's explicit request) sends the
+   document's own id and updates it, draft or approved, unless Xero would refuse the change
+   (read first: a payment or credit note allocated, or voided/deleted): then the document is
+   kept as it is and the row goes back to ``done`` with the reason (``not_updatable``);
 5. each result is recorded with its event (``jobs.Outcomes``), a batch's results in one
    transaction; rows recorded ``posted`` then go to ``on_posted`` (the engine starts marking
    them in Autotask at once).
@@ -26,7 +29,7 @@ from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import NoReturn
 
-from agent.store import LeaseLost, OutboxKind, OutboxRow, OutboxState, Store
+from agent.store import LeaseLost, OutboxKind, OutboxRow, OutboxState, StateConflict, Store
 from agent.sync.backoff import RetryStrategy
 from agent.sync.contacts import ContactMaker
 from agent.sync.envelope import ID_FIELDS, NUMBER_FIELDS, Envelope, carries_marker
@@ -44,6 +47,7 @@ from agent.xero import (
     document_key,
     payload_hash,
 )
+from agent.xero.documents import documents_by_id
 
 log = logging.getLogger("atx.sync")
 S = OutboxState
@@ -126,6 +130,7 @@ class OrgPoster:
                 continue
             self._chunk.append(job)
         self._reconcile([j for j in self._chunk if j.row.needs_lookup and not j.env.resync])
+        self._updatable_only([j for j in self._chunk if j.env.resync and not j.done])
         self._hand_over_posted()
         ContactMaker(
             self.store, self.xero, self.org, self.context.name, self.outcomes, self.report,
@@ -216,6 +221,54 @@ class OrgPoster:
                         break
         return found
 
+    # -- updates of documents already in Xero (resync) -------------------------------------
+
+    def _updatable_only(self, jobs: list[Job]) -> None:
+        """A resync is the user's decision to overwrite the document with Autotask's version,
+        draft or approved. Each is read first: one Xero would refuse to change (a payment or
+        credit note allocated to it, or voided or deleted) is left as it is and the row goes
+        back to ``done`` with the reason as its last error."""
+        for kind in ("invoice", "credit_note"):
+            mine = [j for j in jobs if j.env.kind == kind and j.row.xero_id]
+            if not mine:
+                continue
+            try:
+                found = documents_by_id(
+                    self.xero.gateway, self.org, kind, [str(j.row.xero_id) for j in mine]
+                )
+            except (XeroOrgPaused, XeroAuthError) as exc:
+                self._halt(exc)
+            except XeroError as exc:
+                for job in mine:
+                    self.outcomes.failed(job, f"reading it from Xero: {exc}", needs_lookup=False)
+                continue
+            for job in mine:
+                record = found.get(str(job.row.xero_id))
+                if record is None:
+                    continue  # Xero does not know it: the update says so
+                status = str(record.get("Status") or "").upper()
+                settled = _amount(record.get("AmountPaid")) + _amount(record.get("AmountCredited"))
+                if status in ("VOIDED", "DELETED", "PAID") or settled > 0:
+                    self._keep_approved(job, kind, status)
+
+    def _keep_approved(self, job: Job, kind: str, status: str) -> None:
+        reason = not_updatable(kind, job.row.xero_number or str(job.row.xero_id), status)
+        owner = self.owner
+        job.done = True
+        try:
+            with self.store.outbox.batch():
+                self.store.outbox.transition(
+                    job.row.id, S.POSTED, owner=owner, detail=f"not updated in Xero: {reason}"
+                )
+                self.store.outbox.transition(
+                    job.row.id, S.DONE, last_error=reason, detail="kept as it is in Xero"
+                )
+        except (LeaseLost, StateConflict) as exc:
+            log.warning("row %s: result not recorded: %s", job.row.id, exc)
+            return
+        self.report.add("update_refused")
+        log.warning("%s: %s", job.row.autotask_id, reason)
+
     # -- one batch ----------------------------------------------------------------------------
 
     def _post(self, kind: str, resync: bool, jobs: list[Job]) -> None:
@@ -269,6 +322,8 @@ class OrgPoster:
         if result.ok and result.xero_id:
             how = "updated" if job.env.resync else "posted"
             self.outcomes.posted(job, result.xero_id, result.number, how)
+            if job.env.resync:
+                self.report.add("updated")
             for warning in result.warnings:
                 log.info("row %s: Xero warns: %s", job.row.id, warning)
         elif result.request_rejected:
@@ -276,6 +331,28 @@ class OrgPoster:
             self.outcomes.failed(job, error, needs_lookup=False)
         else:
             self.outcomes.blocked(job, [xero_reason(job, result)])
+
+
+def not_updatable(kind: str, number: str, status: str) -> str:
+    """Why a resync left the document as it is in Xero (reference xero-api §11 "Status")."""
+    noun = "credit note" if kind == "credit_note" else "invoice"
+    if status in ("VOIDED", "DELETED"):
+        return (
+            f"not updated: {noun} {number} is {status} in Xero; skip this row, or invoice again"
+            " in Autotask"
+        )
+    return (
+        f"not updated: {noun} {number} has a payment or credit note allocated in Xero"
+        f" ({status}), and Xero refuses any change to it until they are removed; remove them in"
+        " Xero and resync, or void the invoice in Autotask and invoice again"
+    )
+
+
+def _amount(value: object) -> float:
+    try:
+        return float(str(value)) if value is not None else 0.0
+    except ValueError:
+        return 0.0
 
 
 def xero_reason(job: Job, result: DocumentResult) -> str:

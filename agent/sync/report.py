@@ -27,6 +27,8 @@ class CycleReport:
     unblocked: int = 0
     # Xero
     contacts_created: int = 0
+    items_created: int = 0  # Xero items created from Autotask products/services (item_sync)
+    items_updated: int = 0  # Xero items updated (item_sync = create_update)
     posted: int = 0  # created (or, for a resync, updated) in Xero
     adopted: int = 0  # found in Xero by a lookup after an unknown outcome
     released: int = 0  # claimed rows given back untried (pause, stop)
@@ -35,6 +37,18 @@ class CycleReport:
     # Autotask write-back
     marked: int = 0
     mark_failed: int = 0
+    # Payments back (agent/sync/payments.py)
+    payments_seen: int = 0  # payments changed in Xero (new, edited or deleted) since the cursor
+    part_paid: int = 0  # our invoices whose new balance is part paid
+    paid_dates_set: int = 0  # paidDate written to Autotask (or found there) and confirmed
+    paid_dates_cleared: int = 0  # paidDate cleared after a deleted payment reopened the invoice
+    payment_write_failed: int = 0
+    # Voids and changes (agent/sync/voids.py): documents whose Autotask invoice was voided
+    voided_in_xero: int = 0  # AUTHORISED documents voided in Xero
+    deleted_in_xero: int = 0  # DRAFT or SUBMITTED documents deleted in Xero
+    void_blocked: int = 0  # not voided: payments or credit applied (or Xero refused)
+    updated: int = 0  # documents updated in Xero (a resync of a draft)
+    update_refused: int = 0  # not updated: approved in Xero (the row keeps the reason)
     paused: dict[str, str] = field(default_factory=dict)  # tenant -> until (UTC, ISO)
     deferred: list[str] = field(default_factory=list)  # work left for later, with why
     errors: list[str] = field(default_factory=list)
@@ -69,7 +83,9 @@ class CycleReport:
     @property
     def ok(self) -> bool:
         """Nothing failed: no row failed or died and no step of the cycle broke."""
-        return not (self.failed or self.dead or self.mark_failed or self.errors)
+        return not (
+            self.failed or self.dead or self.mark_failed or self.payment_write_failed or self.errors
+        )
 
     @property
     def complete(self) -> bool:
@@ -102,6 +118,8 @@ class CycleReport:
             ("posted", "posted"),
             ("adopted", "found in Xero"),
             ("contacts_created", "contacts created"),
+            ("items_created", "items created"),
+            ("items_updated", "items updated"),
             ("marked", "marked in Autotask"),
             ("blocked", "blocked"),
             ("unblocked", "unblocked"),
@@ -109,6 +127,16 @@ class CycleReport:
             ("dead", "dead"),
             ("mark_failed", "write-backs failed"),
             ("voided", "voided"),
+            ("payments_seen", "payments changed in Xero"),
+            ("part_paid", "part paid"),
+            ("paid_dates_set", "paid dates set in Autotask"),
+            ("paid_dates_cleared", "paid dates cleared"),
+            ("payment_write_failed", "paid-date writes failed"),
+            ("deleted_in_xero", "deleted in Xero (voided in Autotask)"),
+            ("voided_in_xero", "voided in Xero"),
+            ("void_blocked", "voids blocked"),
+            ("updated", "updated in Xero"),
+            ("update_refused", "not updated (approved in Xero)"),
         ):
             value = getattr(self, name)
             if value:

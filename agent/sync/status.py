@@ -64,6 +64,13 @@ def collect(store: Store, now: datetime) -> dict[str, Any]:
         "attention_total": outbox.count(states=ATTENTION),
         "connections": connections,
         "budgets": budgets,
+        # Payments back: invoices part paid / paid in Xero, paid dates set in Autotask, and
+        # those the agent could not set (with what to do).
+        "payments": store.payments.counts(),
+        "payment_problems": [
+            {"row": p.outbox_id, "autotask_invoice_id": p.autotask_id, "problem": p.problem}
+            for p in store.payments.with_problems()[:ATTENTION_LIMIT]
+        ],
         "last_cycle": None
         if last is None
         else {k: v for k, v in last.items() if k not in ("budgets", "states")},
@@ -110,6 +117,15 @@ def render(data: dict[str, Any]) -> list[str]:
             f" {xero.get('day_remaining')} today"
             + (f"; paused until {xero['paused_until']}" if xero.get("paused_until") else "")
         )
+    payments = data.get("payments") or {}
+    if any(payments.values()):
+        lines.append(
+            f"Payments from Xero: {payments.get('part_paid', 0)} part paid,"
+            f" {payments.get('paid', 0)} paid, {payments.get('paid_date_set', 0)} with paidDate"
+            f" set in Autotask, {payments.get('problems', 0)} need attention"
+        )
+    for problem in data.get("payment_problems") or []:
+        lines.append(f"  invoice {problem['autotask_invoice_id']}: {problem['problem']}")
     if data["attention"]:
         lines.append(f"Needs attention ({data['attention_total']}):")
         for row in data["attention"]:

@@ -20,7 +20,7 @@ import httpx
 from agent.config import Settings
 from agent.store import CATALOGS, Store, TenantInfo
 from agent.store.clock import utc_now
-from agent.xero import catalogs, lookups
+from agent.xero import catalogs, lookups, payments
 from agent.xero.batches import DocumentResult, post_documents
 from agent.xero.errors import XeroAuthError, XeroConfigError
 from agent.xero.gateway import XeroGateway
@@ -178,6 +178,20 @@ class XeroClient:
 
     def get_invoice(self, tenant_id: str, invoice_id: str) -> Record | None:
         return lookups.get_invoice(self.gateway, tenant_id, invoice_id)
+
+    # -- payments (reference §11 "Payments") -----------------------------------------------------
+
+    def changed_payments(self, tenant_id: str, since: datetime | None) -> list[Record]:
+        """Payments (deleted ones too) changed after ``since``: one call when none did."""
+        return payments.changed_payments(self.gateway, tenant_id, since)
+
+    def changed_credit_notes(self, tenant_id: str, since: datetime | None) -> list[Record]:
+        """Sales credit notes (with their allocations) changed after ``since``."""
+        return payments.changed_credit_notes(self.gateway, tenant_id, since)
+
+    def invoices_by_id(self, tenant_id: str, invoice_ids: Iterable[str]) -> dict[str, Record]:
+        """Invoices (without lines) by InvoiceID, 50 a call."""
+        return payments.invoices_by_id(self.gateway, tenant_id, invoice_ids)
 
     # -- catalogs --------------------------------------------------------------------------------
 

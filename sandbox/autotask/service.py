@@ -273,11 +273,11 @@ class AutotaskService:
         return next((r for r in self._table(entity) if r.get("id") == record_id), None)
 
     def _can_see(self, entity: Entity, user: AutotaskApiUser, record: Record) -> bool:
-        allowed = user.visible_lob_association_ids
-        if allowed is None or entity.name not in LOB_FILTERED:
+        allowed, hidden = user.visible_lob_association_ids, user.hidden_lob_association_ids
+        if (allowed is None and not hidden) or entity.name not in LOB_FILTERED:
             return True
         lob = record.get(LOB_FIELD)
-        return lob is None or lob in allowed
+        return lob is None or ((allowed is None or lob in allowed) and lob not in hidden)
 
     def _visible(self, entity: Entity, user: AutotaskApiUser) -> list[Record]:
         return [r for r in self._sorted(entity) if self._can_see(entity, user, r)]

@@ -313,8 +313,12 @@ def _update(
     current = stored["Status"]
     wanted = str(raw.get("Status") or current)
     allowed = (_PO_TRANSITIONS if kind is PURCHASE_ORDER else _TRANSITIONS).get(current, set())
+    # Something applied to it: payments or credit on an invoice; allocations or refunds of a
+    # credit note (its AppliedAmount). Xero then refuses a void or a change of its content.
     settled = kind.ledger_document and (
-        stored.get("AmountPaid", ZERO) > ZERO or stored.get("AmountCredited", ZERO) > ZERO
+        stored.get("AmountPaid", ZERO) > ZERO
+        or stored.get("AmountCredited", ZERO) > ZERO
+        or (kind is CREDIT_NOTE and stored.get("AppliedAmount", ZERO) > ZERO)
     )
     if current not in allowed and not (current == "PAID" and wanted == "PAID"):
         errors.append(f"{kind.element} not of valid status for modification")

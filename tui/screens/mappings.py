@@ -40,6 +40,12 @@ class MappingKind:
     value_field: str
     label_field: str
     per_org: bool = True
+    key_catalog: str | None = None  # keys from this Xero catalog (Code, Description) instead
+
+
+def routing_kind(kind: str, title: str, keys: tuple[str, ...] = (), **extra: Any) -> MappingKind:
+    """A routing rule: Autotask value -> organisation, for every organisation ('')."""
+    return MappingKind(kind, title, keys, None, "tenant_id", "name", per_org=False, **extra)
 
 
 KINDS: tuple[MappingKind, ...] = (
@@ -56,9 +62,11 @@ KINDS: tuple[MappingKind, ...] = (
     ),
     MappingKind("item", "Items", ("billing_codes",), "items", "Code", "Name"),
     MappingKind("contact", "Contacts", ("companies",), "contacts", "ContactID", "Name"),
-    MappingKind(
-        "routing", "Routing", ("lines_of_business",), None, "tenant_id", "name", per_org=False
-    ),
+    # Routing rules, in the order the sync tries them (then the default organisation).
+    routing_kind("routing", "Routing", ("lines_of_business",)),
+    routing_kind("routing_company", "By customer", ("companies",)),
+    routing_kind("routing_udf", "By UDF", ("udf_values",)),
+    routing_kind("routing_currency", "By currency", key_catalog="currencies"),
 )
 BY_KIND = {k.kind: k for k in KINDS}
 
@@ -155,18 +163,27 @@ class MappingsScreen(AgentScreen):
             self.keys[name] = list((answer or {}).get("items") or [])
         return self.keys[name]
 
+    async def _catalog(self, name: str, org: str | None = None) -> list[dict[str, Any]]:
+        org = org or self.catalog_org()
+        if org is None:
+            return []
+        if (org, name) not in self.catalogs:
+            answer = await self.guarded(self.client.catalog(org, name))
+            self.catalogs[(org, name)] = list((answer or {}).get("items") or [])
+        return self.catalogs[(org, name)]
+
+    async def _udf_name(self) -> str | None:
+        """The company UDF the ``routing_udf`` mappings read (setting ``routing_udf_name``)."""
+        answer = await self.guarded(self.client.settings())
+        setting = ((answer or {}).get("values") or {}).get("routing_udf_name") or {}
+        return str(setting.get("value") or "").strip() or None
+
     async def choices(self, spec: MappingKind) -> list[tuple[str, str]]:
         if spec.catalog is None:
             return [(str(c["tenant_id"]), str(c.get("name") or "")) for c in self.connections()]
-        org = self.catalog_org()
-        if org is None:
-            return []
-        if (org, spec.catalog) not in self.catalogs:
-            answer = await self.guarded(self.client.catalog(org, spec.catalog))
-            self.catalogs[(org, spec.catalog)] = list((answer or {}).get("items") or [])
         return [
             (str(entry.get(spec.value_field)), str(entry.get(spec.label_field) or ""))
-            for entry in self.catalogs[(org, spec.catalog)]
+            for entry in await self._catalog(spec.catalog)
             if entry.get(spec.value_field) is not None
         ]
 
@@ -181,12 +198,29 @@ class MappingsScreen(AgentScreen):
                 for r in regions
                 for c in categories
             ]
+        if spec.key_catalog is not None:
+            # Every connected organisation's entries (e.g. the currencies any of them takes).
+            codes: dict[str, str] = {}
+            for conn in self.connections():
+                for e in await self._catalog(spec.key_catalog, str(conn["tenant_id"])):
+                    if e.get("Code"):
+                        code = str(e["Code"])
+                        codes.setdefault(code, f"{code}  {e.get('Description') or ''}".strip())
+            return sorted(codes.items())
         if not spec.keys:
             return []
-        return [
-            (str(e.get("id")), str(e.get("label") or e.get("id")))
-            for e in await self._keys(spec.keys[0])
-        ]
+        name = spec.keys[0]
+        if name == "udf_values":
+            udf = await self._udf_name()
+            if udf is None:
+                return []
+            if f"{name}?{udf}" not in self.keys:
+                answer = await self.guarded(self.client.autotask_list(name, udf))
+                self.keys[f"{name}?{udf}"] = list((answer or {}).get("items") or [])
+            found = self.keys[f"{name}?{udf}"]
+        else:
+            found = await self._keys(name)
+        return [(str(e.get("id")), str(e.get("label") or e.get("id"))) for e in found]
 
     async def fetch(self) -> None:
         self._fill_orgs()
@@ -222,9 +256,11 @@ class MappingsScreen(AgentScreen):
                 table.move_cursor(row=min(cursor, table.row_count - 1))
         mapped = sum(1 for _, v, _ in table.rows_by_key.values() if v)
         where = "all organisations" if org == ALL else "this organisation"
-        self.query_one("#map-info", Static).update(
-            f"{spec.title}: {mapped} of {len(keys)} mapped for {where}"
-        )
+        info = f"{spec.title}: {mapped} of {len(keys)} mapped for {where}"
+        if spec.kind == "routing_udf" and not keys:
+            # The values listed are those of the company UDF this setting names.
+            info = f"{spec.title}: first set routing_udf_name (Settings)"
+        self.query_one("#map-info", Static).update(info)
 
     @staticmethod
     def _value_cell(value: str | None, inherited: str | None, labels: dict[str, str]) -> Text:

@@ -98,6 +98,10 @@ def detail_text(detail: dict[str, Any]) -> Text:
     out.append(f"  {money(detail.get('total'), detail.get('currency'))}")
     if detail.get("xero_number") or detail.get("xero_id"):
         out.append(f"\nIn Xero: {detail.get('xero_number') or detail.get('xero_id')}")
+    payments = payment_text(detail)
+    if payments is not None:
+        out.append("\n")
+        out.append_text(payments)
     out.append(f"\nAttempts {detail.get('attempts', 0)}")
     if detail.get("next_attempt_at"):
         out.append(f"  next {when(detail['next_attempt_at'])}")
@@ -111,6 +115,27 @@ def detail_text(detail: dict[str, Any]) -> Text:
     if detail.get("fix"):
         out.append("\nFix: ", style="bold green")
         out.append(str(detail["fix"]))
+    return out
+
+
+def payment_text(detail: dict[str, Any]) -> Text | None:
+    """Payments back: what Xero last showed paid and due, and the paidDate written to Autotask
+    (Autotask holds only a date, so a part payment shows here alone). None before any payment."""
+    if detail.get("amount_paid") is None and detail.get("amount_due") is None:
+        return None
+    currency = detail.get("currency")
+    out = Text("Payments: ", style="bold")
+    out.append(f"paid {money(detail.get('amount_paid'), currency)}")
+    if detail.get("amount_credited") not in (None, "0", "0.00"):
+        out.append(f", credited {money(detail.get('amount_credited'), currency)}")
+    due = detail.get("amount_due")
+    out.append(f", due {money(due, currency)}")
+    if detail.get("paid_date"):
+        out.append(f"  · paid on {detail['paid_date']} (set in Autotask)", style="green")
+    elif due not in (None, "0", "0.00"):
+        out.append("  · part paid", style="yellow")
+    if detail.get("payment_problem"):
+        out.append(f"\n{detail['payment_problem']}", style="red")
     return out
 
 

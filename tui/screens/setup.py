@@ -113,6 +113,8 @@ class SetupScreen(AgentScreen):
         self.reload()
         keys = [key for key, _ in STEPS]
         after = keys.index(message.step) + 1
+        if not message.advance:
+            return
         if after < len(keys):
             self.query_one("#steps", ListView).index = after
             # Keyboard users go on where the step left them: in the next step's first control.

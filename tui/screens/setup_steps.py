@@ -41,9 +41,10 @@ ACCOUNT_FIELDS: tuple[tuple[str, str, str, str], ...] = (
 
 
 class StepDone(Message):
-    def __init__(self, step: str) -> None:
+    def __init__(self, step: str, *, advance: bool = True) -> None:
         super().__init__()
         self.step = step
+        self.advance = advance  # False: ticked, but the step stays open (a warning to read)
 
 
 class Step(VerticalScroll):
@@ -80,8 +81,8 @@ class Step(VerticalScroll):
     def agent_event(self, event: AgentEvent) -> None:
         pass
 
-    def done(self) -> None:
-        self.post_message(StepDone(self.step))
+    def done(self, *, advance: bool = True) -> None:
+        self.post_message(StepDone(self.step, advance=advance))
 
     def focus_first(self) -> None:
         """Put the keyboard on the step's first control (a step opened by the previous one)."""
@@ -168,8 +169,13 @@ class AutotaskStep(Step):
             result.update("")
             return
         if answer.get("ok"):
-            result.update(Text(f"✓ Connected. Zone: {answer.get('zone_url')}", style="green"))
-            self.done()
+            out = Text(f"✓ Connected. Zone: {answer.get('zone_url')}", style="green")
+            warning = answer.get("warning")
+            if warning:
+                # Saved, but the user must read this before going on (ctrl+n: next step).
+                out.append(f"\n⚠ {warning}", style="yellow")
+            result.update(out)
+            self.done(advance=not warning)
         else:
             out = Text(f"✗ {answer.get('error')}", style="red")
             if answer.get("fix"):
