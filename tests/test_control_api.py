@@ -338,6 +338,15 @@ def test_autotask_lists(c: httpx.Client) -> None:
     word = companies[0]["label"].split()[0]
     found = c.get("/autotask/companies", params={"q": word}).json()["items"]
     assert found and all(word.lower() in i["label"].lower() for i in found)
+    # The keys of item mappings: products, services and bundles, prefixed as the mapping reads
+    # them (agent/mapping/inputs.py), so a mapping made from this list reaches invoice lines.
+    products = c.get("/autotask/products").json()["items"]
+    prefixes = {i["id"].split(":")[0] for i in products}
+    assert prefixes == {"product", "service", "bundle"}, prefixes
+    assert all(i["id"].split(":")[1].isdigit() and i["label"] for i in products)
+    word = products[0]["label"].split()[0]
+    narrowed = c.get("/autotask/products", params={"q": word}).json()["items"]
+    assert narrowed and all(word.lower() in i["label"].lower() for i in narrowed)
     assert_error(c.get("/autotask/nonsense"), 400)
 
 

@@ -124,7 +124,7 @@ async def test_every_mapping_tab_loads(agent: TuiAgent) -> None:
             ("routing_udf", "routing_udf_name"),  # no UDF named yet: says which setting
             ("routing_currency", "GBP  Pound Sterling"),  # any organisation's currencies
             ("contact", ""),
-            ("item", "Remote Support"),
+            ("item", "(product)"),  # products, services and bundles: the item keys
             ("currency", ""),
         ):
             screen.query_one(TabbedContent).active = f"tab-{kind}"

@@ -377,6 +377,7 @@ AutotaskListName = Literal[
     "companies",
     "unsent_invoices",
     "udf_values",
+    "products",
 ]
 
 

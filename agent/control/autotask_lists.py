@@ -124,6 +124,32 @@ def udf_values(client: AutotaskClient, q: str | None) -> list[Item]:
     ]
 
 
+def products_and_services(client: AutotaskClient, q: str | None) -> list[Item]:
+    """Products, services and service bundles: the keys of ``item`` mappings
+    (``product:<id>``, ``service:<id>``, ``bundle:<id>``). Three queries; ``q`` narrows by name."""
+    from agent.autotask.refdata import Product, Service, ServiceBundle
+
+    text = (q or "").strip().lower()
+    items: list[Item] = []
+    for prefix, model, noun in (
+        ("product", Product, "product"),
+        ("service", Service, "service"),
+        ("bundle", ServiceBundle, "service bundle"),
+    ):
+        for record in client.records(model, [ANY_ID]):
+            name = getattr(record, "name", None) or f"{noun} {record.id}"
+            if text and text not in name.lower():
+                continue
+            items.append(
+                {
+                    "id": f"{prefix}:{record.id}",
+                    "label": f"{name} ({noun})",
+                    "active": _active(getattr(record, "isActive", None)),
+                }
+            )
+    return items
+
+
 UNSENT_LIMIT = 30
 
 
@@ -176,5 +202,6 @@ LISTS: dict[str, Callable[[AutotaskClient, str | None], list[Item]]] = {
     "companies": companies,
     "unsent_invoices": unsent_invoices,
     "udf_values": udf_values,
+    "products": products_and_services,
 }
 UNCACHED = frozenset({"unsent_invoices"})  # changes as invoices are sent

@@ -60,7 +60,7 @@ KINDS: tuple[MappingKind, ...] = (
         "BrandingThemeID",
         "Name",
     ),
-    MappingKind("item", "Items", ("billing_codes",), "items", "Code", "Name"),
+    MappingKind("item", "Items", ("products",), "items", "Code", "Name"),
     MappingKind("contact", "Contacts", ("companies",), "contacts", "ContactID", "Name"),
     # Routing rules, in the order the sync tries them (then the default organisation).
     routing_kind("routing", "Routing", ("lines_of_business",)),
