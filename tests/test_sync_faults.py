@@ -300,3 +300,74 @@ def test_access_tokens_that_expire_mid_batch(made: Rig, clean: Outcome) -> None:
         *(r.summary() for r in reports),
         sep="\n  ",
     )
+
+
+# -- payments back (issue 5 §7: the fault tests extended to payments) -------------------------
+
+
+def test_payments_back_under_errors_and_dropped_patches(tmp_path: Path) -> None:
+    """Full and part payments entered in Xero, then cycles with 5 % errors on both services and
+    30 % of Autotask PATCHes dropped after they were applied: every fully paid invoice ends with
+    the payment's date as ``paidDate`` written by one PATCH, part-paid ones with none."""
+    from datetime import date
+    from decimal import Decimal
+
+    def approved(made: Rig, store: Store) -> None:
+        xero_numbers_the_uk_books(made, store)
+        store.settings.set("invoice_status", "AUTHORISED")  # payments need approved invoices
+
+    with rig(tmp_path, seeded_world(INVOICES, seed_value=WORLD_SEED), setup=approved) as made:
+        store = made.store()
+        engine = made.engine(store)
+        assert engine.run_cycle().ok
+        xero = made.sandbox.xero
+        rows = [
+            r
+            for r in store.outbox.list_rows(states=[S.DONE], limit=10_000)
+            if r.kind.value == "invoice"
+        ]
+        docs = {r.id: xero.invoice(r.org, str(r.xero_id)) for r in rows}
+        payable = [
+            r for r in rows
+            if docs[r.id] and docs[r.id]["Status"] == "AUTHORISED"
+            and Decimal(str(docs[r.id]["AmountDue"])) >= Decimal("10")
+        ]  # fmt: skip
+        assert len(payable) >= 20
+        full, part = payable[:12], payable[12:20]
+        day = date(2026, 3, 5)
+        for row in full:
+            xero.record_payment(row.org, str(row.xero_id), docs[row.id]["AmountDue"], day)
+        for row in part:
+            xero.record_payment(row.org, str(row.xero_id), Decimal("5"), day)
+        before = made.sandbox.autotask.write_counts("Invoices", "paidDate")
+
+        made.sandbox.xero_faults.add(
+            Fault(kind="error", status=503, times=COUNTED, probability=0.05, seed=71)
+        )
+        made.sandbox.autotask_faults.add(
+            Fault(kind="error", status=500, times=COUNTED, probability=0.05, seed=72)
+        )
+        dropped = made.sandbox.autotask_faults.add(
+            Fault(kind="drop_after_write", method="PATCH", times=COUNTED, probability=0.3, seed=73)
+        )
+        for _ in range(MAX_CYCLES):
+            made.sandbox.clock.advance(61)
+            engine.run_cycle()
+            if all(
+                str(made.autotask_invoice(int(r.autotask_id)).get("paidDate") or "")[:10]
+                == day.isoformat()
+                for r in full
+            ):
+                break
+        engine.run_cycle()  # one more: nothing may be written again
+
+        writes = made.sandbox.autotask.write_counts("Invoices", "paidDate")
+        for row in full:
+            invoice = made.autotask_invoice(int(row.autotask_id))
+            assert str(invoice.get("paidDate"))[:10] == day.isoformat(), row.autotask_id
+            assert writes[int(row.autotask_id)] - before[int(row.autotask_id)] == 1
+        for row in part:
+            assert made.autotask_invoice(int(row.autotask_id)).get("paidDate") is None
+            assert writes[int(row.autotask_id)] == before[int(row.autotask_id)]
+        assert hits(dropped) > 0
+        print(f"\npayments under faults: {hits(dropped)} PATCHes dropped after the write")
