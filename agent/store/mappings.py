@@ -31,6 +31,8 @@ KNOWN_MAPPING_TYPES: tuple[str, ...] = (
     "routing_company",
     "routing_udf",
     "routing_currency",
+    "expense_contact",
+    "expense_account",
 )
 _TYPE_PATTERN = re.compile(r"[a-z][a-z0-9_]*")
 

@@ -24,6 +24,8 @@ class OutboxKind(StrEnum):
     ITEM = "item"
     CONTACT = "contact"
     PAYMENT = "payment"
+    # An approved Autotask expense report as a Xero bill (agent/sync/expenses.py).
+    EXPENSE = "expense"
     # Work on a document already in Xero: delete or void it because its Autotask invoice was
     # voided (agent/sync/voids.py); the snapshot names the document row it acts on.
     VOID = "void"

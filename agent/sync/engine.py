@@ -10,7 +10,8 @@ outbox (``intake``, ``discover``); (d) map rows to pending or blocked (``prepare
 organisation (``post``); (f) mark what was posted in Autotask (``mark``); (g) payments back:
 Xero payments changed since the last cycle set or clear ``paidDate`` in Autotask
 (``payments``, after the rest). Before (c), in full cycles: voids (``voids``), then, with
-``item_sync`` on, Autotask products and services as Xero items (``items``). Steps (b) to (f)
+``item_sync`` on, Autotask products and services as Xero items (``items``); after (f), with
+``sync_expenses`` on, approved expense reports as Xero bills (``expenses``). Steps (b) to (f)
 overlap (``pipeline``): invoices go through in chunks, posting has a thread of its own, and each
 document posted is marked in Autotask at once, so the PATCHes, the cycle's floor, run from the
 first chunk on. A step that fails is reported and the next ones still run where they can (rows
@@ -34,6 +35,7 @@ from agent.store import ALL_ORGS, OutboxState, Store, TenantInfo
 from agent.store.canonical import canonical_json
 from agent.store.clock import utc_now
 from agent.sync.backoff import DEFAULT_RETRY, RetryStrategy
+from agent.sync.expenses import ExpenseSync
 from agent.sync.intake import DOCUMENT_KINDS
 from agent.sync.items import ItemSync
 from agent.sync.leases import new_owner, reclaim_dead_leases
@@ -174,6 +176,9 @@ class SyncEngine:
         with ThreadPoolExecutor(1, thread_name_prefix="atx-catalogs") as catalogs:
             loading = catalogs.submit(self.contexts, tenants, runtime, options, report)
             CyclePipeline(self, report, options, only, routing, loading).run()
+        if only is None and options.sync_expenses and not self.stop.is_set():
+            # Approved expense reports as bills in the default organisation (``expenses``).
+            ExpenseSync(self, report, runtime).run(tenants, options)
         if only is None and not self.stop.is_set():
             # Payments back to Autotask, once the cycle's documents are posted and marked.
             PaymentsBack(

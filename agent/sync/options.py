@@ -24,6 +24,7 @@ A key may also be set for one organisation as ``<key>:<tenant id>``, which wins 
 | ``rounding_account_code`` * | account Code | the ROUNDING system account |
 | ``catalog_max_age_hours`` | number | 24 |
 | ``item_sync`` | ``off`` / ``create`` (missing items only) / ``create_update`` | ``off`` |
+| ``sync_expenses`` | true / false (approved expense reports as Xero bills) | false |
 
 (* also per organisation.) A value of the wrong type is ignored with a warning in the log, so a
 bad entry cannot stop the sync; the default applies.
@@ -71,6 +72,7 @@ RUNTIME_KEYS: tuple[str, ...] = (
     "rounding_account_code",
     "catalog_max_age_hours",
     "item_sync",
+    "sync_expenses",
 )
 
 
@@ -152,6 +154,7 @@ class SyncOptions:
     routing_udf_name: str | None = None
     mixed_invoice: str = "block"
     item_sync: str = "off"
+    sync_expenses: bool = False
 
     @classmethod
     def resolve(cls, settings: Settings, runtime: RuntimeView) -> SyncOptions:
@@ -166,6 +169,7 @@ class SyncOptions:
             routing_udf_name=(runtime.text("routing_udf_name", limit=100) or "").strip() or None,
             mixed_invoice=runtime.choice("mixed_invoice", MIXED_CHOICES) or MIXED_CHOICES[0],
             item_sync=runtime.choice("item_sync", ITEM_SYNC_CHOICES) or ITEM_SYNC_CHOICES[0],
+            sync_expenses=bool(runtime.flag("sync_expenses")),
         )
 
 

@@ -29,6 +29,7 @@ class CycleReport:
     contacts_created: int = 0
     items_created: int = 0  # Xero items created from Autotask products/services (item_sync)
     items_updated: int = 0  # Xero items updated (item_sync = create_update)
+    bills_created: int = 0  # Xero bills from approved Autotask expense reports (sync_expenses)
     posted: int = 0  # created (or, for a resync, updated) in Xero
     adopted: int = 0  # found in Xero by a lookup after an unknown outcome
     released: int = 0  # claimed rows given back untried (pause, stop)
@@ -120,6 +121,7 @@ class CycleReport:
             ("contacts_created", "contacts created"),
             ("items_created", "items created"),
             ("items_updated", "items updated"),
+            ("bills_created", "expense bills created"),
             ("marked", "marked in Autotask"),
             ("blocked", "blocked"),
             ("unblocked", "unblocked"),

@@ -23,7 +23,16 @@ from tui.widgets.queue_table import QueueTable
 
 PAGE = 60  # more than a tall terminal shows; the next pages load as the cursor nears them
 FLUSH_SECONDS = 0.05
-KINDS = ("invoice", "credit_note", "void", "purchase_order", "payment", "contact", "item")
+KINDS = (
+    "invoice",
+    "credit_note",
+    "void",
+    "expense",
+    "purchase_order",
+    "payment",
+    "contact",
+    "item",
+)
 
 
 class QueueScreen(AgentScreen):

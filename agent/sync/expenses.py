@@ -1,0 +1,387 @@
+"""Approved Autotask expense reports as Xero bills (issue 5 §6).
+
+Runs in each full cycle after the invoices are posted, only when the ``sync_expenses`` setting is
+true; off (the default) costs nothing.
+
+1. Autotask: one query for the approved reports (``status`` 4), then one ``in`` query for the
+   items of those that still need a bill (none when every report is already posted).
+2. The outbox: one row of kind ``expense`` per report, in the default organisation
+   (``default_org``, else the only one connected); snapshot = the report and its items. The bill
+   (Type ACCPAY, amounts tax-inclusive) is built here: the contact from the ``expense_contact``
+   mapping (key = the submitter's resource id, value = a Xero ContactID), each line's account
+   from ``expense_account`` (key = the expense category id), else ``po_cogs_account``. What is
+   missing blocks the row with a reason naming it; a blocked row is mapped again each cycle.
+3. Xero: claimed rows are created 50 to a request. A row whose last attempt had an unknown
+   outcome first looks its bill up by Reference, so a crash after the create never creates a
+   second bill.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any, NoReturn
+
+from agent.autotask import AutotaskBudgetExhausted, AutotaskError
+from agent.store import LeaseLost, OutboxKind, OutboxRow, OutboxState, StateConflict, Store
+from agent.store.canonical import content_hash
+from agent.store.outbox_model import SNAPSHOT_REPLACEABLE
+from agent.sync.options import RuntimeView, SyncOptions
+from agent.sync.report import CycleReport
+from agent.xero import MAX_BATCH, XeroAuthError, XeroError, XeroOrgPaused
+
+if TYPE_CHECKING:
+    from agent.store import TenantInfo
+    from agent.sync.engine import SyncEngine
+
+log = logging.getLogger("atx.sync")
+S = OutboxState
+K = OutboxKind.EXPENSE
+CLAIM_CHUNK = 500
+ALL = 1_000_000
+EXPENSE_REPORT_APPROVED = 4  # ExpenseReports.status (autotask-api)
+REPORT_FIELDS = ("id", "name", "status", "submitterID", "weekEnding", "submitDate")
+ITEM_FIELDS = (
+    "id",
+    "expenseReportID",
+    "expenseCategory",
+    "description",
+    "expenseDate",
+    "expenseCurrencyExpenseAmount",
+    "receiptAmount",
+)
+
+
+def reference_of(report: Mapping[str, Any]) -> str:
+    name = str(report.get("name") or "").strip()
+    return f"Expense report {name or report['id']}"
+
+
+def build_bill(
+    snapshot: Mapping[str, Any],
+    contacts: Mapping[str, str],
+    accounts: Mapping[str, str],
+    default_account: str | None,
+) -> dict[str, Any] | list[str]:
+    """The Xero bill of one report, or the reasons it cannot be built (pure)."""
+    report, items = snapshot["report"], snapshot["items"]
+    reasons: list[str] = []
+    resource = str(report.get("submitterID"))
+    contact = contacts.get(resource)
+    if not contact:
+        reasons.append(
+            f"expense: resource {resource} has no Xero contact: map it (expense_contact)"
+        )
+    if not items:
+        reasons.append(f"expense: report {report['id']} has no expense items")
+    lines: list[dict[str, Any]] = []
+    for item in items:
+        category = str(item.get("expenseCategory"))
+        account = accounts.get(category) or default_account
+        if not account:
+            reason = (
+                f"expense: no account for expense category {category}: map it"
+                " (expense_account) or set po_cogs_account"
+            )
+            if reason not in reasons:
+                reasons.append(reason)
+            continue
+        amount = item.get("expenseCurrencyExpenseAmount")
+        if amount is None:
+            amount = item.get("receiptAmount")
+        lines.append(
+            {
+                "Description": str(item.get("description") or f"Expense {item['id']}")[:4000],
+                "Quantity": 1,
+                "UnitAmount": float(Decimal(str(amount or 0)).quantize(Decimal("0.01"))),
+                "AccountCode": account,
+            }
+        )
+    if reasons:
+        return reasons
+    when = str(report.get("weekEnding") or report.get("submitDate") or "")[:10]
+    bill: dict[str, Any] = {
+        "Type": "ACCPAY",
+        "Contact": {"ContactID": contact},
+        "Reference": reference_of(report),
+        "LineAmountTypes": "Inclusive",
+        "Status": "DRAFT",
+        "LineItems": lines,
+    }
+    if when:
+        bill["Date"] = when
+    return bill
+
+
+class _Halt(Exception):
+    """The organisation cannot take calls now: the rows still claimed were given back."""
+
+
+@dataclass
+class ExpenseSync:
+    engine: SyncEngine
+    report: CycleReport
+    runtime: RuntimeView
+
+    @property
+    def store(self) -> Store:
+        return self.engine.store
+
+    def run(self, tenants: Sequence[TenantInfo], options: SyncOptions) -> None:
+        ids = [t.tenant_id for t in tenants]
+        if options.default_org in ids:
+            org = str(options.default_org)
+        elif len(ids) == 1:
+            org = ids[0]
+        else:
+            self.report.error("expense sync: set default_org: more than one organisation")
+            return
+        try:
+            self._discover(org)
+        except AutotaskBudgetExhausted as exc:
+            self.report.defer(f"expense sync: {exc}")
+            return
+        except AutotaskError as exc:
+            self.report.error(f"expense sync: reading Autotask expense reports: {exc}")
+            return
+        try:
+            self._post(org)
+        except _Halt:
+            return
+
+    # -- 1 and 2: Autotask and the outbox ---------------------------------------------------------
+
+    def _discover(self, org: str) -> None:
+        autotask, outbox = self.engine.autotask, self.store.outbox
+        approved = [{"op": "eq", "field": "status", "value": EXPENSE_REPORT_APPROVED}]
+        reports = [
+            r
+            for r in autotask.query("ExpenseReports", approved)
+            if r.get("status") == EXPENSE_REPORT_APPROVED
+        ]
+        existing = {r.autotask_id: r for r in outbox.list_rows(kind=K, org=org, limit=ALL)}
+        open_reports = [
+            r
+            for r in reports
+            if str(r["id"]) not in existing or existing[str(r["id"])].state in SNAPSHOT_REPLACEABLE
+        ]
+        if not open_reports:
+            return
+        items: dict[int, list[dict[str, Any]]] = {}
+        ids = [int(r["id"]) for r in open_reports]
+        for item in autotask.query_in("ExpenseItems", "expenseReportID", ids):
+            items.setdefault(int(item["expenseReportID"]), []).append(
+                {k: item.get(k) for k in ITEM_FIELDS}
+            )
+        contacts = self._mapping(org, "expense_contact")
+        accounts = self._mapping(org, "expense_account")
+        cogs = (self.runtime.text("po_cogs_account", org, limit=10) or "").strip() or None
+        for found in open_reports:
+            lines = sorted(items.get(int(found["id"]), []), key=lambda i: int(i["id"]))
+            snapshot = {"report": {k: found.get(k) for k in REPORT_FIELDS}, "items": lines}
+            row = outbox.upsert_discovered(K, str(found["id"]), org, snapshot)
+            if row.state in (S.DISCOVERED, S.PENDING, S.BLOCKED):
+                self._map(row, snapshot, contacts, accounts, cogs)
+
+    def _mapping(self, org: str, kind: str) -> dict[str, str]:
+        """Source key -> target: the organisation's own entries over those for all of them."""
+        entries = self.store.mappings.list_all(mapping_type=kind)
+        found = {e.source_key: e.target for e in entries if e.org == ""}
+        found.update({e.source_key: e.target for e in entries if e.org == org})
+        return found
+
+    def _map(
+        self,
+        row: OutboxRow,
+        snapshot: Mapping[str, Any],
+        contacts: Mapping[str, str],
+        accounts: Mapping[str, str],
+        cogs: str | None,
+    ) -> None:
+        outbox = self.store.outbox
+        built = build_bill(snapshot, contacts, accounts, cogs)
+        if isinstance(built, list):
+            if row.state is S.BLOCKED:
+                if tuple(built) != row.block_reasons:
+                    outbox.update(row.id, block_reasons=built, payload=None, detail="blocked")
+                return
+            outbox.transition(row.id, S.BLOCKED, block_reasons=built, payload=None,
+                              detail="blocked: " + built[0])  # fmt: skip
+            self.report.add("blocked")
+            return
+        payload = {"kind": "expense", "payload": built}
+        if row.state is S.BLOCKED:
+            if row.payload_hash == content_hash(payload):
+                return  # Xero refused exactly this bill; nothing it is built from changed
+            outbox.transition(row.id, S.PENDING, payload=payload, detail="unblocked")
+            self.report.add("unblocked")
+        elif row.state is S.DISCOVERED:
+            outbox.transition(row.id, S.PENDING, payload=payload, detail="mapped")
+            self.report.add("mapped")
+        elif row.payload_hash != content_hash(payload):
+            outbox.update(row.id, payload=payload, detail="mapped again")
+
+    # -- 3: Xero ----------------------------------------------------------------------------------
+
+    def _post(self, org: str) -> None:
+        engine = self.engine
+        seen: set[int] = set()
+        while not engine.stop.is_set():
+            paused = engine.xero.status(org).paused_until
+            if paused is not None:
+                self.report.pause(org, paused)
+                return
+            rows = self.store.outbox.claim(engine.owner, engine.lease_seconds, CLAIM_CHUNK,
+                                           kinds=[K], org=org)  # fmt: skip
+            if not rows:
+                return
+            if any(r.id in seen for r in rows):
+                self._give_back(rows, "not mapped yet")
+                return
+            seen.update(r.id for r in rows)
+            self._chunk(org, rows)
+
+    def _chunk(self, org: str, rows: list[OutboxRow]) -> None:
+        creates: list[tuple[OutboxRow, dict[str, Any]]] = []
+        for row in rows:
+            bill = (row.payload or {}).get("payload")
+            if not isinstance(bill, dict):
+                self._release(row, "not mapped yet")
+                continue
+            if row.needs_lookup:
+                try:
+                    found = self._lookup(org, bill)
+                except (XeroOrgPaused, XeroAuthError) as exc:
+                    self._halt(org, rows, exc)
+                except XeroError as exc:
+                    self._failed(row, f"looking the bill up in Xero: {exc}", needs_lookup=True)
+                    continue
+                if found is not None:
+                    if self._done(row, found, "found in Xero"):
+                        self.report.add("adopted")
+                    continue
+            creates.append((row, bill))
+        for start in range(0, len(creates), MAX_BATCH):
+            self._send(org, creates[start : start + MAX_BATCH], rows)
+
+    def _lookup(self, org: str, bill: Mapping[str, Any]) -> dict[str, Any] | None:
+        reference = str(bill.get("Reference") or "")
+        quoted = reference.replace("\\", "\\\\").replace('"', '\\"')
+        reply = self.engine.xero.gateway.call(
+            org, "get_invoices", where=f'Type=="ACCPAY" AND Reference=="{quoted}"'
+        )
+        body = reply.body
+        records = body.get("Invoices") if isinstance(body, Mapping) else None
+        contact = (bill.get("Contact") or {}).get("ContactID")
+        for record in records or []:
+            if (
+                record.get("Type", "ACCPAY") == "ACCPAY"
+                and str(record.get("Reference") or "") == reference
+                and record.get("Status") not in ("DELETED", "VOIDED")
+                and (record.get("Contact") or {}).get("ContactID", contact) == contact
+            ):
+                return dict(record)
+        return None
+
+    def _send(
+        self, org: str, batch: list[tuple[OutboxRow, dict[str, Any]]], claimed: list[OutboxRow]
+    ) -> None:
+        engine = self.engine
+        live: list[tuple[OutboxRow, dict[str, Any]]] = []
+        for row, doc in batch:
+            try:
+                self.store.outbox.extend_lease(row.id, engine.owner, engine.lease_seconds)
+            except LeaseLost as exc:
+                log.warning("row %s skipped: %s", row.id, exc)
+                continue
+            live.append((row, doc))
+        if not live:
+            return
+        if engine.stop.is_set():
+            self._give_back([r for r, _ in live], "the agent is stopping")
+            return
+        keys = [f"expense:{r.id}:{r.payload_hash}:{r.attempts}" for r, _ in live]
+        try:
+            results = engine.xero.post_documents(org, "invoice", [d for _, d in live], keys)
+        except (XeroOrgPaused, XeroAuthError) as exc:
+            self._halt(org, claimed, exc)
+        except XeroError as exc:
+            self.report.add("xero_writes")
+            for row, _ in live:
+                self._failed(row, str(exc), needs_lookup=True)
+            return
+        self.report.add("xero_writes")
+        for (row, doc), result in zip(live, results, strict=True):
+            if result.ok and result.xero_id:
+                record = {**result.record, "InvoiceID": result.xero_id}
+                if self._done(row, record, "created in Xero"):
+                    self.report.add("bills_created")
+            elif result.request_rejected:
+                self._failed(row, "Xero refused the request: " + "; ".join(result.errors),
+                             needs_lookup=False)  # fmt: skip
+            else:
+                reason = f"expense: Xero refused bill {doc.get('Reference')}: " + "; ".join(
+                    result.errors
+                )
+                self._blocked(row, reason)
+
+    # -- outcomes ---------------------------------------------------------------------------------
+
+    def _halt(self, org: str, rows: Sequence[OutboxRow], exc: XeroError) -> NoReturn:
+        self._give_back(rows, f"Xero: {exc}")
+        if isinstance(exc, XeroOrgPaused):
+            self.report.pause(org, exc.until)
+        raise _Halt from exc
+
+    def _done(self, row: OutboxRow, bill: Mapping[str, Any], how: str) -> bool:
+        outbox, owner = self.store.outbox, self.engine.owner
+        reference = str(bill.get("Reference") or "")
+        try:
+            with outbox.batch():
+                outbox.transition(row.id, S.POSTED, owner=owner, xero_id=str(bill.get("InvoiceID")),
+                                  xero_number=bill.get("InvoiceNumber") or None,
+                                  detail=f"bill {reference} {how}")  # fmt: skip
+                outbox.transition(row.id, S.DONE, detail=f"done: bill {reference}")
+        except (LeaseLost, StateConflict) as exc:
+            log.warning("expense row %s: result not recorded: %s", row.id, exc)
+            return False
+        log.info("bill %s (expense report %s) %s", reference, row.autotask_id, how)
+        return True
+
+    def _blocked(self, row: OutboxRow, reason: str) -> None:
+        try:
+            self.store.outbox.transition(row.id, S.BLOCKED, owner=self.engine.owner,
+                                         block_reasons=[reason], needs_lookup=False,
+                                         detail="blocked: " + reason)  # fmt: skip
+        except (LeaseLost, StateConflict) as exc:
+            log.warning("expense row %s: result not recorded: %s", row.id, exc)
+            return
+        self.report.add("blocked")
+
+    def _failed(self, row: OutboxRow, error: str, *, needs_lookup: bool) -> None:
+        engine = self.engine
+        retry_at = engine.retry.next_attempt_at(row.attempts, engine.now())
+        try:
+            new = self.store.outbox.record_failure(row.id, error=error, retry_at=retry_at,
+                                                   owner=engine.owner,
+                                                   needs_lookup=needs_lookup)  # fmt: skip
+        except (LeaseLost, StateConflict) as exc:
+            log.warning("expense row %s: result not recorded: %s", row.id, exc)
+            return
+        self.report.add("dead" if new.state is S.DEAD else "failed")
+        log.warning("expense row %s (%s) failed: %s", row.id, row.autotask_id, error)
+
+    def _release(self, row: OutboxRow, why: str) -> None:
+        try:
+            self.store.outbox.release(row.id, self.engine.owner, detail=why)
+        except (LeaseLost, StateConflict) as exc:
+            log.info("expense row %s: %s", row.id, exc)
+
+    def _give_back(self, rows: Sequence[OutboxRow], why: str) -> None:
+        for row in rows:
+            current = self.store.outbox.get(row.id)
+            if current is not None and current.state is S.POSTING:
+                self._release(row, why)
+                self.report.add("released")
