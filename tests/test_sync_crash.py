@@ -297,3 +297,79 @@ def test_kill_9_at_random_points_many_times_over(tmp_path: Path) -> None:
         for row_id, holder in leases.items():
             details = [e.detail or "" for e in store.outbox.events(row_id)]
             assert f"lease of {holder} taken back: that worker is gone" in details, details
+
+
+# -- payments back (issue 5 §7: the crash test extended to payments) ---------------------------
+
+PAID = 30
+
+
+def test_kill_9_while_payments_go_back_to_autotask(tmp_path: Path) -> None:
+    """Invoices posted and paid in full in Xero; then `atx sync --once` killed at random moments
+    again and again while it sends the payments back; then one run to the end. Every paid
+    invoice ends with the payment's date as ``paidDate``, written by exactly one PATCH (a run
+    reads Autotask before it writes, so a PATCH made by a killed run is recorded, not repeated)."""
+    from decimal import Decimal
+
+    start = now()
+
+    def approved(made: Rig, store: Store) -> None:
+        store.settings.set("invoice_status", "AUTHORISED")  # payments need approved invoices
+
+    # Every request takes 30 ms, so the payments step lasts long enough to be hit.
+    options = SandboxOptions(xero_minute_limit=6000, round_trip=0.03)
+    with rig(
+        tmp_path, seeded_world(120, WORLD_SEED, start), start=start, options=options,
+        setup=approved,
+    ) as made:  # fmt: skip
+        store = made.store()
+        assert made.engine(store).run_cycle().ok
+        xero = made.sandbox.xero
+        paid = []
+        for row in store.outbox.list_rows(states=[S.DONE], limit=10_000):
+            doc = xero.invoice(row.org, str(row.xero_id)) if row.xero_id else None
+            if doc and doc["Status"] == "AUTHORISED" and Decimal(str(doc["AmountDue"])) > 0:
+                xero.record_payment(row.org, str(row.xero_id), doc["AmountDue"], start.date())
+                paid.append(row)
+            if len(paid) == PAID:
+                break
+        assert len(paid) == PAID
+        before = made.sandbox.autotask.write_counts("Invoices", "paidDate")
+
+        env = {k: v for k, v in os.environ.items() if not k.startswith("ATX_")}
+        env |= made.environment() | {"PYTHONPATH": str(REPO), "PYTHONUNBUFFERED": "1"}
+        log = tmp_path / "agent.log"
+        rng = random.Random(KILL_SEED + 1)
+        kills = mid_payments = 0
+
+        def written() -> int:
+            counts = made.sandbox.autotask.write_counts("Invoices", "paidDate")
+            return sum(counts[int(r.autotask_id)] - before[int(r.autotask_id)] for r in paid)
+
+        for _ in range(15):
+            if written() == PAID:
+                break
+            agent = launch(env, log, "sync", "--once")
+            at_start = written()
+            # Killed after a few more paidDate PATCHes, or at a random moment, whichever first.
+            more = rng.randint(1, 4)
+            deadline = time.monotonic() + rng.uniform(0.5, 3.0)
+            while (
+                agent.poll() is None and time.monotonic() < deadline and written() < at_start + more
+            ):
+                time.sleep(0.005)
+            if agent.poll() is None:
+                agent.send_signal(signal.SIGKILL)
+                kills += 1
+                mid_payments += at_start < written() < PAID
+            agent.wait()
+        final = launch(env, log, "sync", "--once")
+        assert final.wait(timeout=RUN_TIMEOUT) in (0, 1), log.read_text()[-3000:]
+
+        counts = made.sandbox.autotask.write_counts("Invoices", "paidDate")
+        for row in paid:
+            invoice = made.autotask_invoice(int(row.autotask_id))
+            assert str(invoice.get("paidDate"))[:10] == start.date().isoformat(), row.autotask_id
+            assert counts[int(row.autotask_id)] - before[int(row.autotask_id)] == 1
+        print(f"\npayments: {kills} kills, {mid_payments} while paidDates were being written")
+        assert kills >= 3 and mid_payments >= 2
