@@ -22,12 +22,14 @@ import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
+from functools import cached_property
 from typing import TYPE_CHECKING, Any, NoReturn
 
 from agent.autotask import AutotaskBudgetExhausted, AutotaskError
 from agent.store import LeaseLost, OutboxKind, OutboxRow, OutboxState, StateConflict, Store
 from agent.store.canonical import content_hash
 from agent.store.outbox_model import SNAPSHOT_REPLACEABLE
+from agent.sync.jobs import RowOutcomes
 from agent.sync.options import RuntimeView, SyncOptions
 from agent.sync.report import CycleReport
 from agent.xero import MAX_BATCH, XeroAuthError, XeroError, XeroOrgPaused
@@ -128,6 +130,12 @@ class ExpenseSync:
     @property
     def store(self) -> Store:
         return self.engine.store
+
+    @cached_property
+    def outcomes(self) -> RowOutcomes:
+        engine = self.engine
+        return RowOutcomes(engine.store, self.report, engine.retry, engine.owner, engine.now,
+                           "expense")  # fmt: skip
 
     def run(self, tenants: Sequence[TenantInfo], options: SyncOptions) -> None:
         ids = [t.tenant_id for t in tenants]
@@ -238,7 +246,7 @@ class ExpenseSync:
             if not rows:
                 return
             if any(r.id in seen for r in rows):
-                self._give_back(rows, "not mapped yet")
+                self.outcomes.give_back(rows, "not mapped yet")
                 return
             seen.update(r.id for r in rows)
             self._chunk(org, rows)
@@ -248,7 +256,7 @@ class ExpenseSync:
         for row in rows:
             bill = (row.payload or {}).get("payload")
             if not isinstance(bill, dict):
-                self._release(row, "not mapped yet")
+                self.outcomes.release(row, "not mapped yet")
                 continue
             if row.needs_lookup:
                 try:
@@ -256,7 +264,9 @@ class ExpenseSync:
                 except (XeroOrgPaused, XeroAuthError) as exc:
                     self._halt(org, rows, exc)
                 except XeroError as exc:
-                    self._failed(row, f"looking the bill up in Xero: {exc}", needs_lookup=True)
+                    self.outcomes.failed(
+                        row, f"looking the bill up in Xero: {exc}", needs_lookup=True
+                    )
                     continue
                 if found is not None:
                     if self._done(row, found, "found in Xero"):
@@ -300,7 +310,7 @@ class ExpenseSync:
         if not live:
             return
         if engine.stop.is_set():
-            self._give_back([r for r, _ in live], "the agent is stopping")
+            self.outcomes.give_back([r for r, _ in live], "the agent is stopping")
             return
         keys = [f"expense:{r.id}:{r.payload_hash}:{r.attempts}" for r, _ in live]
         try:
@@ -310,7 +320,7 @@ class ExpenseSync:
         except XeroError as exc:
             self.report.add("xero_writes")
             for row, _ in live:
-                self._failed(row, str(exc), needs_lookup=True)
+                self.outcomes.failed(row, str(exc), needs_lookup=True)
             return
         self.report.add("xero_writes")
         for (row, doc), result in zip(live, results, strict=True):
@@ -319,18 +329,18 @@ class ExpenseSync:
                 if self._done(row, record, "created in Xero"):
                     self.report.add("bills_created")
             elif result.request_rejected:
-                self._failed(row, "Xero refused the request: " + "; ".join(result.errors),
-                             needs_lookup=False)  # fmt: skip
+                refused = "Xero refused the request: " + "; ".join(result.errors)
+                self.outcomes.failed(row, refused, needs_lookup=False)
             else:
                 reason = f"expense: Xero refused bill {doc.get('Reference')}: " + "; ".join(
                     result.errors
                 )
-                self._blocked(row, reason)
+                self.outcomes.blocked(row, reason)
 
     # -- outcomes ---------------------------------------------------------------------------------
 
     def _halt(self, org: str, rows: Sequence[OutboxRow], exc: XeroError) -> NoReturn:
-        self._give_back(rows, f"Xero: {exc}")
+        self.outcomes.give_back(rows, f"Xero: {exc}")
         if isinstance(exc, XeroOrgPaused):
             self.report.pause(org, exc.until)
         raise _Halt from exc
@@ -349,39 +359,3 @@ class ExpenseSync:
             return False
         log.info("bill %s (expense report %s) %s", reference, row.autotask_id, how)
         return True
-
-    def _blocked(self, row: OutboxRow, reason: str) -> None:
-        try:
-            self.store.outbox.transition(row.id, S.BLOCKED, owner=self.engine.owner,
-                                         block_reasons=[reason], needs_lookup=False,
-                                         detail="blocked: " + reason)  # fmt: skip
-        except (LeaseLost, StateConflict) as exc:
-            log.warning("expense row %s: result not recorded: %s", row.id, exc)
-            return
-        self.report.add("blocked")
-
-    def _failed(self, row: OutboxRow, error: str, *, needs_lookup: bool) -> None:
-        engine = self.engine
-        retry_at = engine.retry.next_attempt_at(row.attempts, engine.now())
-        try:
-            new = self.store.outbox.record_failure(row.id, error=error, retry_at=retry_at,
-                                                   owner=engine.owner,
-                                                   needs_lookup=needs_lookup)  # fmt: skip
-        except (LeaseLost, StateConflict) as exc:
-            log.warning("expense row %s: result not recorded: %s", row.id, exc)
-            return
-        self.report.add("dead" if new.state is S.DEAD else "failed")
-        log.warning("expense row %s (%s) failed: %s", row.id, row.autotask_id, error)
-
-    def _release(self, row: OutboxRow, why: str) -> None:
-        try:
-            self.store.outbox.release(row.id, self.engine.owner, detail=why)
-        except (LeaseLost, StateConflict) as exc:
-            log.info("expense row %s: %s", row.id, exc)
-
-    def _give_back(self, rows: Sequence[OutboxRow], why: str) -> None:
-        for row in rows:
-            current = self.store.outbox.get(row.id)
-            if current is not None and current.state is S.POSTING:
-                self._release(row, why)
-                self.report.add("released")

@@ -31,6 +31,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
 from agent.autotask import AutotaskBudgetExhausted, AutotaskError
@@ -40,6 +41,7 @@ from agent.mapping.document import BlockReason
 from agent.mapping.items import ItemSource, assign_codes, build_item, item_differs, source_of
 from agent.store import LeaseLost, OutboxKind, OutboxRow, OutboxState, StateConflict, Store
 from agent.store.canonical import content_hash
+from agent.sync.jobs import RowOutcomes
 from agent.sync.orgs import OrgContext
 from agent.sync.report import CycleReport
 from agent.xero import MAX_BATCH, XeroAuthError, XeroError, XeroOrgPaused
@@ -79,6 +81,12 @@ class ItemSync:
     @property
     def store(self) -> Store:
         return self.engine.store
+
+    @cached_property
+    def outcomes(self) -> RowOutcomes:
+        engine = self.engine
+        return RowOutcomes(engine.store, self.report, engine.retry, engine.owner, engine.now,
+                           "item")  # fmt: skip
 
     def run(self, contexts: Mapping[str, OrgContext]) -> None:
         if self.mode not in ("create", "create_update") or not contexts:
@@ -203,7 +211,7 @@ class ItemSync:
             again = [r for r in rows if r.id in seen]
             if again:
                 # Rows given back untried in this cycle (not mapped yet): next cycle.
-                self._give_back(rows, "not mapped yet")
+                self.outcomes.give_back(rows, "not mapped yet")
                 return
             if not rows:
                 return
@@ -221,13 +229,15 @@ class ItemSync:
             else:
                 catalog = self.engine.xero.catalog(org, "items")
         except (XeroOrgPaused, XeroAuthError) as exc:
-            self._give_back(rows, f"Xero: {exc}")
+            self.outcomes.give_back(rows, f"Xero: {exc}")
             if isinstance(exc, XeroOrgPaused):
                 self.report.pause(org, exc.until)
             raise _Halt from exc
         except XeroError as exc:
             for row in rows:
-                self._failed(row, f"reading Xero items: {exc}", needs_lookup=row.needs_lookup)
+                self.outcomes.failed(
+                    row, f"reading Xero items: {exc}", needs_lookup=row.needs_lookup
+                )
             return
         by_code = {str(i.get("Code") or ""): i for i in catalog}
         by_item_id = {str(i.get("ItemID") or ""): i for i in catalog}
@@ -239,7 +249,7 @@ class ItemSync:
                 wanted = payload.get("payload")
                 if not isinstance(wanted, dict):
                     # Requeued without a payload (its snapshot changed): mapped next cycle.
-                    self._release(row, "not mapped yet")
+                    self.outcomes.release(row, "not mapped yet")
                     continue
                 found = by_code.get(str(wanted.get("Code")))
                 if found is None and row.xero_id:
@@ -282,21 +292,21 @@ class ItemSync:
         if not live:
             return
         if engine.stop.is_set():
-            self._give_back([r for r, _ in live], "the agent is stopping")
+            self.outcomes.give_back([r for r, _ in live], "the agent is stopping")
             return
         keys = [f"item:{r.id}:{r.payload_hash}:{r.attempts}" for r, _ in live]
         try:
             results = engine.xero.post_documents(org, "item", [d for _, d in live], keys,
                                                  upsert=upsert)  # fmt: skip
         except (XeroOrgPaused, XeroAuthError) as exc:
-            self._give_back(claimed, str(exc))
+            self.outcomes.give_back(claimed, str(exc))
             if isinstance(exc, XeroOrgPaused):
                 self.report.pause(org, exc.until)
             raise _Halt from exc
         except XeroError as exc:
             self.report.add("xero_writes")
             for row, _ in live:
-                self._failed(row, str(exc), needs_lookup=True)
+                self.outcomes.failed(row, str(exc), needs_lookup=True)
             return
         self.report.add("xero_writes")
         with self.store.outbox.batch():
@@ -308,13 +318,13 @@ class ItemSync:
                     if self._done(row, record, how, context):
                         self.report.add("items_updated" if upsert else "items_created")
                 elif result.request_rejected:
-                    self._failed(row, "Xero refused the request: " + "; ".join(result.errors),
-                                 needs_lookup=False)  # fmt: skip
+                    refused = "Xero refused the request: " + "; ".join(result.errors)
+                    self.outcomes.failed(row, refused, needs_lookup=False)
                 else:
                     reason = f"item: Xero refused item {_doc.get('Code')}: " + "; ".join(
                         result.errors
                     )
-                    self._blocked(row, reason)
+                    self.outcomes.blocked(row, reason)
 
     # -- outcomes --------------------------------------------------------------------------------
 
@@ -331,40 +341,3 @@ class ItemSync:
             return False
         log.info("item %s (%s) %s in %s", code, row.autotask_id, how, ctx.name)
         return True
-
-    def _blocked(self, row: OutboxRow, reason: str) -> None:
-        try:
-            self.store.outbox.transition(row.id, S.BLOCKED, owner=self.engine.owner,
-                                         block_reasons=[reason], needs_lookup=False,
-                                         detail="blocked: " + reason)  # fmt: skip
-        except (LeaseLost, StateConflict) as exc:
-            log.warning("item row %s: result not recorded: %s", row.id, exc)
-            return
-        self.report.add("blocked")
-        log.warning("blocked item row %s (%s): %s", row.id, row.autotask_id, reason)
-
-    def _failed(self, row: OutboxRow, error: str, *, needs_lookup: bool) -> None:
-        engine = self.engine
-        retry_at = engine.retry.next_attempt_at(row.attempts, engine.now())
-        try:
-            new = self.store.outbox.record_failure(row.id, error=error, retry_at=retry_at,
-                                                   owner=engine.owner,
-                                                   needs_lookup=needs_lookup)  # fmt: skip
-        except (LeaseLost, StateConflict) as exc:
-            log.warning("item row %s: result not recorded: %s", row.id, exc)
-            return
-        self.report.add("dead" if new.state is S.DEAD else "failed")
-        log.warning("item row %s (%s) failed: %s", row.id, row.autotask_id, error)
-
-    def _release(self, row: OutboxRow, why: str) -> None:
-        try:
-            self.store.outbox.release(row.id, self.engine.owner, detail=why)
-        except (LeaseLost, StateConflict) as exc:
-            log.info("item row %s: %s", row.id, exc)
-
-    def _give_back(self, rows: Sequence[OutboxRow], why: str) -> None:
-        for row in rows:
-            current = self.store.outbox.get(row.id)
-            if current is not None and current.state is S.POSTING:
-                self._release(row, why)
-                self.report.add("released")

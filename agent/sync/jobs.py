@@ -8,7 +8,7 @@ cycle report. Posting code only decides which end applies.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -136,3 +136,64 @@ class Outcomes:
             log.warning("%s: result not recorded: %s", label(job.row), exc)
             return False
         return True
+
+
+class RowOutcomes:
+    """The ends of an attempt for steps that claim bare rows rather than ``Job``s (Xero items,
+    expense bills): blocked, failed (with the retry policy), released, given back. Each is one
+    store call (so one transaction, or part of the caller's ``Outbox.batch``), counted in the
+    report; a lease lost meanwhile leaves the outcome to the new holder. ``noun`` names the rows
+    in log lines ("item", "expense")."""
+
+    def __init__(
+        self,
+        store: Store,
+        report: CycleReport,
+        retry: RetryStrategy,
+        owner: str,
+        now: Callable[[], datetime],
+        noun: str,
+    ) -> None:
+        self.store = store
+        self.report = report
+        self.retry = retry
+        self.owner = owner
+        self.now = now
+        self.noun = noun
+
+    def blocked(self, row: OutboxRow, reason: str) -> None:
+        try:
+            self.store.outbox.transition(row.id, S.BLOCKED, owner=self.owner,
+                                         block_reasons=[reason], needs_lookup=False,
+                                         detail="blocked: " + reason)  # fmt: skip
+        except (LeaseLost, StateConflict) as exc:
+            log.warning("%s row %s: result not recorded: %s", self.noun, row.id, exc)
+            return
+        self.report.add("blocked")
+        log.warning("blocked %s row %s (%s): %s", self.noun, row.id, row.autotask_id, reason)
+
+    def failed(self, row: OutboxRow, error: str, *, needs_lookup: bool) -> None:
+        retry_at = self.retry.next_attempt_at(row.attempts, self.now())
+        try:
+            new = self.store.outbox.record_failure(row.id, error=error, retry_at=retry_at,
+                                                   owner=self.owner,
+                                                   needs_lookup=needs_lookup)  # fmt: skip
+        except (LeaseLost, StateConflict) as exc:
+            log.warning("%s row %s: result not recorded: %s", self.noun, row.id, exc)
+            return
+        self.report.add("dead" if new.state is S.DEAD else "failed")
+        log.warning("%s row %s (%s) failed: %s", self.noun, row.id, row.autotask_id, error)
+
+    def release(self, row: OutboxRow, why: str) -> None:
+        try:
+            self.store.outbox.release(row.id, self.owner, detail=why)
+        except (LeaseLost, StateConflict) as exc:
+            log.info("%s row %s: %s", self.noun, row.id, exc)
+
+    def give_back(self, rows: Sequence[OutboxRow], why: str) -> None:
+        """The rows of ``rows`` still claimed go back to pending, untried."""
+        for row in rows:
+            current = self.store.outbox.get(row.id)
+            if current is not None and current.state is S.POSTING:
+                self.release(row, why)
+                self.report.add("released")
