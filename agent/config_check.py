@@ -18,6 +18,7 @@ import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -41,6 +42,10 @@ FIX_XERO_APP = (
 FIX_XERO_CONNECT = (
     "connect an organisation: run `atx tui` (docker compose exec agent atx tui) and follow "
     "Connect Xero"
+)
+FIX_LOB = (
+    "in Autotask give the API user's security level access to every line of business"
+    " (docs/autotask-user.md)"
 )
 FIX_XERO_NETWORK = "check this host reaches Xero (HTTPS out) and ATX_XERO_API_URL / _IDENTITY_URL"
 
@@ -119,6 +124,7 @@ def _check_autotask(settings: Settings, report: Report, timeout_seconds: float) 
     from agent.autotask import AutotaskClient, AutotaskConfigError, AutotaskError
     from agent.autotask.errors import AutotaskApiError, AutotaskAuthError, AutotaskNetworkError
     from agent.autotask.retry import RetryPolicy
+    from agent.sync.visibility import lob_warning
 
     try:
         client = AutotaskClient.from_settings(
@@ -134,6 +140,8 @@ def _check_autotask(settings: Settings, report: Report, timeout_seconds: float) 
         with client:
             next(iter(client.query("Companies", [], include_fields=["id"], page_size=1)), None)
             zone = client.zone_url
+            # Can it see every line of business? (2 queries; its own failure is only logged)
+            lob = lob_warning(client, datetime.now(UTC).date())
     except AutotaskAuthError as exc:
         report.problem(f"Autotask refused the API user: {exc}", FIX_CREDENTIALS)
         return
@@ -148,6 +156,11 @@ def _check_autotask(settings: Settings, report: Report, timeout_seconds: float) 
         report.problem(f"Autotask: {exc}", FIX_CREDENTIALS)
         return
     report.good(f"Autotask answers as {settings.autotask_username} (zone {zone})")
+    if lob is None:
+        report.good("Autotask: recent invoices add up to the billing items the API user sees")
+    else:
+        what, _, fix = lob.partition(": in Autotask ")
+        report.problem(f"Autotask: {what}", ("in Autotask " + fix) if fix else FIX_LOB)
 
 
 @contextmanager

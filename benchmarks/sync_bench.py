@@ -44,6 +44,7 @@ from agent.store import Store
 from agent.sync import SyncEngine
 from agent.xero import XeroClient
 from sandbox import seed_catalog as cat
+from sandbox.admin import PAY_PATH
 from sandbox.clock import SandboxClock
 from sandbox.world import (
     SANDBOX_AUTOTASK_INTEGRATION_CODE,
@@ -71,6 +72,7 @@ SEEDED_TAX = (
 SEEDED_ACCOUNTS = {29682813: "260", 29682821: "260", 29682822: "260", 29682833: "200"}
 
 XERO_DOCS_PER_CALL = 50  # documents per batched PUT
+PAYMENTS = 100  # invoices paid in Xero before the fourth cycle (payments back)
 PROBES = 30  # sequential requests timed for the per-request figure
 # What every request to either service takes on the wire and in the hosted service, on top of
 # the simulation's own time (about 2 ms on loopback). See benchmarks/README.md for the choice.
@@ -170,6 +172,14 @@ def align_clocks(first: str, second: str) -> None:
     gap = clock_seconds(first) - clock_seconds(second)
     behind = second if gap > 0 else first
     httpx.post(behind + "/_sandbox/clock", json={"advance": abs(gap)}, timeout=10)
+
+
+def pay(urls: Urls, tenant_id: str, invoice_id: str, amount: str | None, day: str) -> None:
+    """A payment entered in Xero (the sandbox's admin route), the invoice approved first."""
+    body = {"tenant_id": tenant_id, "invoice_id": invoice_id, "amount": amount, "date": day,
+            "approve": True}  # fmt: skip
+    answer = httpx.post(urls["xero_api_url"] + PAY_PATH, json=body, timeout=30)
+    answer.raise_for_status()
 
 
 def sandbox_state(urls: Urls) -> dict[str, Any]:
@@ -373,6 +383,30 @@ def main(argv: list[str] | None = None) -> int:
 
         engine.xero.gateway.call = counting_call  # type: ignore[method-assign]
         third = engine.run_cycle()
+        engine.xero.gateway.call = gateway_call  # type: ignore[method-assign]
+        # A fourth cycle after customers paid: PAYMENTS invoices approved and paid in Xero,
+        # most in full, the rest in part; what sending them back costs per payment.
+        done = [r for r in store.outbox.list_rows(states=["done"], kind="invoice",
+                                                  limit=100_000) if r.xero_id]  # fmt: skip
+        full = min(len(done), PAYMENTS) * 3 // 5
+        paid_rows = done[:PAYMENTS]
+        for index, row in enumerate(paid_rows):
+            pay(urls, row.org, str(row.xero_id), None if index < full else "1.00",
+                clock.now().date().isoformat())  # fmt: skip
+        fourth = engine.run_cycle()
+        # Purchase orders switched on: the seed's orders at the trigger status, then a cycle
+        # with nothing new (what following them costs: their items are read each cycle).
+        store.settings.set("sync_purchase_orders", True)
+        store.settings.set("po_cogs_account", "310")
+        store.settings.set("po_freight_account", "425")
+        fifth = engine.run_cycle()
+        before_sixth = dict(engine.autotask.calls_made)
+        sixth = engine.run_cycle()
+        sixth_calls = {
+            e: n - before_sixth.get(e, 0)
+            for e, n in engine.autotask.calls_made.items()
+            if n != before_sixth.get(e, 0)
+        }
         per_patch, per_read = request_seconds(autotask)
         per_round = parallel_patch_seconds(autotask)
         minute_limit = int(urls["xero_minute_limit"])
@@ -453,6 +487,22 @@ def main(argv: list[str] | None = None) -> int:
         f"  payments: Xero calls per cycle with nothing to do {sum(payment_calls.values())}"
         f" for 2 organisations ({dict(payment_calls)}); the whole cycle: Xero"
         f" {third.xero_calls}, Autotask {third.autotask_calls}"
+    )
+    payments = len(paid_rows)
+    print(
+        f"  payments back: {payments} payments entered in Xero ({full} in full, the rest in"
+        f" part); the next cycle: Xero calls {fourth.xero_calls}"
+        f" ({fourth.xero_calls / payments:.3f} per payment), Autotask calls"
+        f" {fourth.autotask_calls} ({fourth.autotask_calls / payments:.3f} per payment);"
+        f" paidDates set {fourth.paid_dates_set}, part paid {fourth.part_paid}"
+    )
+    orders = fifth.po_created
+    print(
+        f"  purchase orders: {orders} created in one cycle with Xero calls {fifth.xero_calls}"
+        f" ({fifth.xero_writes} writes) and Autotask calls {fifth.autotask_calls}"
+        f" ({fifth.autotask_calls / max(orders, 1):.3f} per order, the invoice poll included);"
+        f" the next cycle with nothing new: Xero {sixth.xero_calls}, Autotask"
+        f" {sixth.autotask_calls} ({sixth_calls})"
     )
     return 0
 

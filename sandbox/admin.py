@@ -1,6 +1,7 @@
 """`/_sandbox/...` routes, mounted on both simulated services: faults, the clock, a summary of
 the state (``/_sandbox/state``: Autotask's budget use, documents per Xero organisation), and the
-lines of business an Autotask API user cannot see (``/_sandbox/autotask/hidden-lines-of-business``).
+lines of business an Autotask API user cannot see (``/_sandbox/autotask/hidden-lines-of-business``),
+and payments entered in Xero (``/_sandbox/xero/payments``).
 
 These paths exist only in the sandbox; tests and benchmarks use them to steer it from outside.
 """
@@ -14,8 +15,10 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from sandbox.faults import Fault, FaultPlan
+from sandbox.xero.service import XeroError
 
 HIDE_LOB_PATH = "/_sandbox/autotask/hidden-lines-of-business"
+PAY_PATH = "/_sandbox/xero/payments"
 
 if TYPE_CHECKING:
     from sandbox.core import Sandbox
@@ -71,7 +74,31 @@ def admin_routes(sandbox: Sandbox, faults: FaultPlan) -> list[Route]:
         user.hidden_lob_association_ids = hidden
         return JSONResponse({"username": user.username, "hidden": sorted(hidden)})
 
+    async def pay_invoice(request: Request) -> JSONResponse:
+        """``{"tenant_id", "invoice_id", "amount" (omitted: what is due), "date", "approve"}``:
+        a customer's payment entered in Xero; with ``approve`` a draft is approved first, as
+        the accountant would before entering it. Xero's refusal comes back as 400."""
+        try:
+            body = await request.json()
+            tenant, invoice_id = str(body["tenant_id"]), str(body["invoice_id"])
+            xero = sandbox.xero
+            with xero.lock:
+                ledger = xero.ledger(tenant)
+                doc = next((d for d in ledger.org.invoices if d["InvoiceID"] == invoice_id), None)
+                if doc is None:
+                    return JSONResponse({"error": "no such invoice"}, status_code=404)
+                if body.get("approve") and doc["Status"] in ("DRAFT", "SUBMITTED"):
+                    doc["Status"] = "AUTHORISED"
+                amount = body.get("amount") or doc["AmountDue"]
+            payment = xero.record_payment(tenant, invoice_id, amount, body.get("date"))
+        except (ValueError, TypeError, KeyError) as exc:
+            return JSONResponse({"error": f"bad request: {exc}"}, status_code=400)
+        except XeroError as exc:
+            return JSONResponse({"error": str(exc)}, status_code=400)
+        return JSONResponse({"PaymentID": payment.get("PaymentID")}, status_code=201)
+
     return [
+        Route(PAY_PATH, pay_invoice, methods=["POST"]),
         Route("/_sandbox/state", get_state, methods=["GET"]),
         Route("/_sandbox/faults", list_faults, methods=["GET"]),
         Route("/_sandbox/faults", add_fault, methods=["POST"]),

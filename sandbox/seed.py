@@ -13,9 +13,10 @@ What is in it (sizes for ``invoices = n``, 10 <= n <= 20,000):
   their region's Xero org has not enabled), 7 vendors, billing contacts and locations; currencies
   AUD (internal), NZD, GBP, USD; tax regions x categories; billing codes (many with a Xero account
   code in ``externalNumber``, some without, one pointing at an archived account); products,
-  services, bundles; n invoices dated within the last 30 days of ``today``, with 1-8 billing items
-  each and the project/ticket/contract charges and expense items behind them; about n/10 purchase
-  orders with items and receipts.
+  services, bundles; the MSP's employees (``Resources``: every creator, approver and expense
+  submitter the records name, a few more, one inactive); n invoices dated within the last 30
+  days of ``today``, with 1-8 billing items each and the project/ticket/contract charges and
+  expense items behind them; about n/10 purchase orders with items and receipts.
 - Two Autotask API users: the sandbox user who sees everything, and ``RESTRICTED_AUTOTASK_USERNAME``
   who sees only the Australian Managed Services and Projects lines of business, so invoices with
   hardware or UK lines come back silently incomplete.

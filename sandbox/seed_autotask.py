@@ -88,8 +88,43 @@ class Customer:
 # --- reference data ---------------------------------------------------------------------------
 
 
+RESOURCE_EMAIL_DOMAIN = "acme-it.example"
+
+
+def resources(anchor: date) -> list[Record]:
+    """The MSP's employees (``Resources``): every resource id another seeded record names."""
+    found: list[Record] = []
+    for n, spec in enumerate(cat.RESOURCES):
+        login = f"{ascii_slug(spec.first_name)}.{ascii_slug(spec.last_name)}"
+        user = ascii_slug(f"{spec.first_name[0]}{spec.last_name}")
+        found.append(
+            {
+                "id": spec.id,
+                "firstName": spec.first_name,
+                "lastName": spec.last_name,
+                "initials": f"{spec.first_name[0]}{spec.last_name[0]}",
+                "title": spec.title,
+                "email": f"{login}@{RESOURCE_EMAIL_DOMAIN}",
+                "emailTypeCode": "PrimaryEmail",
+                "userName": user,
+                "isActive": spec.active,
+                "resourceType": spec.resource_type,
+                "hireDate": at(anchor - timedelta(days=400 + 97 * n)),
+                "officePhone": f"+61 2 9000 {4100 + n:04d}",
+                "accountingReferenceID": f"EMP{100 + n}",
+                "payrollIdentifier": f"P-{spec.id % 10_000:04d}",
+                "internalCost": 55.0 + 5 * n,
+                "dateFormat": "dd/MM/yyyy",
+                "timeFormat": "h:mm a",
+                "numberFormat": "X,XXX.XX",
+            }
+        )
+    return found
+
+
 def reference_data(anchor: date) -> dict[str, list[Record]]:
-    """Currencies, tax, payment terms, templates, organisation structure, billing codes."""
+    """Currencies, tax, payment terms, templates, organisation structure, billing codes and the
+    resources (employees)."""
     modified = at(anchor - timedelta(days=200), 9, 30)
     currencies = [
         {
@@ -188,6 +223,7 @@ def reference_data(anchor: date) -> dict[str, list[Record]]:
             }
             for spec in cat.BILLING_CODES
         ],
+        "Resources": resources(anchor),
     }
 
 

@@ -64,6 +64,30 @@ CREATOR_RESOURCE_ID: Final = 29682885
 APPROVER_RESOURCE_ID: Final = 29682890
 
 
+@dataclass(frozen=True)
+class ResourceSpec:
+    """One Autotask resource (an employee): who creates, approves and submits expense reports."""
+
+    id: int
+    first_name: str
+    last_name: str
+    title: str
+    active: bool = True
+    resource_type: str = "Employee"  # Resources.resourceType (a string in the Swagger)
+
+
+# Every resource id the seed names (creator, approver, expense submitters) is one of these,
+# plus a few technicians and one who has left (inactive), as a real MSP's list has.
+RESOURCES: Final = (
+    ResourceSpec(CREATOR_RESOURCE_ID, "Sam", "Carter", "Service Delivery Manager"),
+    ResourceSpec(29682886, "Priya", "Nair", "Senior Engineer"),
+    ResourceSpec(29682887, "Tom", "Hughes", "Field Technician"),
+    ResourceSpec(29682888, "Aroha", "Ngata", "Service Desk Analyst"),
+    ResourceSpec(29682889, "Liam", "O'Brien", "Field Technician", active=False),
+    ResourceSpec(APPROVER_RESOURCE_ID, "Grace", "Whitfield", "Finance Manager"),
+)
+
+
 # --- Currencies -------------------------------------------------------------------------------
 
 # Autotask: the MSP's internal currency is AUD. exchangeRate = units of the currency per 1 AUD.

@@ -163,3 +163,24 @@ def test_a_bad_value_is_a_problem_too(
     [(what, fix)] = problems(out)
     assert what.startswith("ATX_XERO_AUTH_MODE: expected one of pkce, code, client_credentials")
     assert "docs/configuration.md" in fix
+
+
+def test_an_api_user_blind_to_a_line_of_business_is_a_problem(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Its invoices would reach Xero incomplete: the check compares recent invoices with the
+    billing items the user sees, as the setup wizard does."""
+    from sandbox.seed import RESTRICTED_AUTOTASK_SECRET, RESTRICTED_AUTOTASK_USERNAME
+
+    with sandbox(tmp_path, "client_credentials") as made:
+        fine = check(capsys, monkeypatch, made.environment())
+        env = made.environment() | {
+            "ATX_AUTOTASK_USERNAME": RESTRICTED_AUTOTASK_USERNAME,
+            "ATX_AUTOTASK_SECRET": RESTRICTED_AUTOTASK_SECRET,
+        }
+        status, out, err = check(capsys, monkeypatch, env)
+    assert fine[0] == 0 and "add up to the billing items the API user sees" in fine[1]
+    assert status == 2 and "1 problem(s)" in err
+    [(what, fix)] = problems(out)
+    assert "recent invoices total more or less than the billing items" in what
+    assert "every line of business" in fix and "Organizational Structure" in fix

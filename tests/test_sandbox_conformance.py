@@ -55,6 +55,7 @@ AUTOTASK_ENTITIES = [
     "ContractCharges",
     "ExpenseReports",
     "ExpenseItems",
+    "Resources",
 ]
 
 

@@ -373,3 +373,146 @@ def test_kill_9_while_payments_go_back_to_autotask(tmp_path: Path) -> None:
             assert counts[int(row.autotask_id)] - before[int(row.autotask_id)] == 1
         print(f"\npayments: {kills} kills, {mid_payments} while paidDates were being written")
         assert kills >= 3 and mid_payments >= 2
+
+
+# -- purchase orders (issue 5 §7: the crash test extended to purchase orders) -----------------
+
+PO_ROUNDS = 10
+
+
+def test_kill_9_while_purchase_orders_are_posted_and_updated(tmp_path: Path) -> None:
+    """Purchase orders on; each round adds new orders in Autotask (some from a vendor Xero does
+    not know yet) and changes others still in draft, then `atx sync --once` is killed right as
+    Xero applies a purchase order write (before the agent hears the answer) or at a random
+    moment. After a last run to the end, every order is in Xero exactly once, with the lines
+    Autotask has now, and each new vendor has one contact."""
+    start = now()
+
+    def purchase_orders_on(made: Rig, store: Store) -> None:
+        store.settings.set("sync_purchase_orders", True)
+        store.settings.set("po_cogs_account", "310")
+        store.settings.set("po_freight_account", "425")
+
+    options = SandboxOptions(xero_minute_limit=6000, round_trip=0.03)
+    with rig(
+        tmp_path,
+        seeded_world(120, WORLD_SEED, start),
+        start=start,
+        options=options,
+        setup=purchase_orders_on,
+    ) as made:
+        store = made.store()
+        assert made.engine(store).run_cycle().ok  # invoices and the first orders
+        autotask, xero = made.sandbox.autotask, made.sandbox.xero
+        template = next(o for o in autotask.records("PurchaseOrders") if o["status"] == 2)
+        lines = [
+            i for i in autotask.records("PurchaseOrderItems") if i["orderID"] == template["id"]
+        ]
+
+        def xero_state() -> tuple[tuple[str, str, tuple[float, ...]], ...]:
+            with xero.lock:
+                return tuple(
+                    (
+                        str(d["PurchaseOrderID"]),
+                        str(d["Reference"]),
+                        tuple(float(line["Quantity"]) for line in d["LineItems"]),
+                    )
+                    for d in xero.ledger(made.au).org.purchase_orders
+                )
+
+        env = {k: v for k, v in os.environ.items() if not k.startswith("ATX_")}
+        env |= made.environment() | {"PYTHONPATH": str(REPO), "PYTHONUNBUFFERED": "1"}
+        log = tmp_path / "agent.log"
+        rng = random.Random(KILL_SEED + 2)
+        kills = mid_write = 0
+        new_vendors: list[int] = []
+        next_id = 80_000
+        for round_no in range(PO_ROUNDS):
+            vendor = dict(autotask.get("Companies", template["vendorID"]) or {})
+            if round_no % 3 == 0:  # a vendor Xero has no contact for
+                vendor_id = 60_000 + round_no
+                autotask.add(
+                    "Companies", vendor | {"id": vendor_id, "companyName": f"New Vendor {round_no}"}
+                )
+                new_vendors.append(vendor_id)
+            else:
+                vendor_id = int(template["vendorID"])
+            for _ in range(3):
+                next_id += 1
+                autotask.add(
+                    "PurchaseOrders",
+                    template
+                    | {
+                        "id": next_id,
+                        "purchaseOrderNumber": f"PO-{next_id}",
+                        "vendorID": vendor_id,
+                    },
+                )
+                for index, line in enumerate(lines):
+                    autotask.add(
+                        "PurchaseOrderItems",
+                        line
+                        | {
+                            "id": next_id * 10 + index,
+                            "orderID": next_id,
+                            "quantity": rng.randint(1, 9),
+                        },
+                    )
+            # Orders sent in earlier rounds change while still drafts in Xero.
+            sent = [
+                r
+                for r in store.outbox.list_rows(states=[S.DONE], limit=10_000)
+                if r.kind.value == "purchase_order"
+            ]
+            for row in rng.sample(sent, min(2, len(sent))):
+                item = next(
+                    i
+                    for i in autotask.records("PurchaseOrderItems")
+                    if i["orderID"] == int(row.autotask_id)
+                )
+                autotask.update("PurchaseOrderItems", item["id"], quantity=item["quantity"] + 1)
+            before = xero_state()
+            agent = launch(env, log, "sync", "--once")
+            at_write = rng.random() < 0.7
+            deadline = time.monotonic() + rng.uniform(0.3, 4.0)
+            lag = rng.choice([0.0, rng.uniform(0.0, 0.2)])
+            seen: float | None = None
+            while agent.poll() is None:
+                now_ = time.monotonic()
+                if at_write:
+                    if seen is None and xero_state() != before:
+                        seen = now_
+                    if seen is not None and now_ >= seen + lag:
+                        break
+                elif now_ >= deadline:
+                    break
+                time.sleep(0.005)
+            if agent.poll() is None:
+                agent.send_signal(signal.SIGKILL)
+                kills += 1
+                mid_write += xero_state() != before
+            agent.wait()
+        final = launch(env, log, "sync", "--once")
+        assert final.wait(timeout=RUN_TIMEOUT) in (0, 1), log.read_text()[-3000:]
+
+        documents = [d for d in xero_state()]
+        references = [reference for _, reference, _ in documents]
+        triggered = [o for o in autotask.records("PurchaseOrders") if o["status"] in (2, 3, 4)]
+        assert sorted(references) == sorted(o["purchaseOrderNumber"] for o in triggered)
+        by_reference = {reference: quantities for _, reference, quantities in documents}
+        for order in triggered:
+            items = sorted(
+                (i for i in autotask.records("PurchaseOrderItems") if i["orderID"] == order["id"]),
+                key=lambda i: int(i["id"]),
+            )
+            quantities = by_reference[order["purchaseOrderNumber"]]
+            assert quantities[: len(items)] == tuple(float(i["quantity"]) for i in items)
+        with xero.lock:
+            contacts = [
+                c
+                for c in xero.ledger(made.au).org.contacts
+                if str(c.get("ContactNumber")) in {str(v) for v in new_vendors}
+            ]
+        assert sorted(int(c["ContactNumber"]) for c in contacts) == sorted(new_vendors)
+        print(f"\npurchase orders: {kills} kills, {mid_write} right after a Xero write")
+        assert kills >= 5 and mid_write >= 3

@@ -182,3 +182,42 @@ def test_build_bill_blocks_without_an_account() -> None:
     assert isinstance(bill, dict)
     assert bill["Reference"] == "Expense report 7" and bill["Date"] == "2026-03-01"
     assert bill["Type"] == "ACCPAY" and bill["LineItems"][0]["UnitAmount"] == 12.5
+
+
+def test_the_bill_is_what_the_employee_is_owed_in_the_internal_currency() -> None:
+    """An item spent in another currency at the amount Autotask reimburses (converted), items
+    paid by the company or rejected left off, the bill in the internal currency."""
+    snapshot = {
+        "report": {"id": 8, "name": "Trip", "submitterID": 3, "weekEnding": "2026-03-01"},
+        "items": [
+            {"id": 1, "expenseCategory": 9, "description": "Hotel in New York",
+             "expenseCurrencyID": 2, "expenseCurrencyExpenseAmount": 200.0,
+             "internalCurrencyExpenseAmount": 305.4,
+             "internalCurrencyReimbursementAmount": 305.4, "isReimbursable": True},
+            {"id": 2, "expenseCategory": 9, "description": "Flight on the company card",
+             "expenseCurrencyExpenseAmount": 900.0, "internalCurrencyExpenseAmount": 900.0,
+             "isReimbursable": False},
+            {"id": 3, "expenseCategory": 9, "description": "Minibar",
+             "expenseCurrencyExpenseAmount": 40.0, "internalCurrencyExpenseAmount": 40.0,
+             "internalCurrencyReimbursementAmount": 40.0, "isRejected": True},
+        ],
+        "currency": "AUD",
+    }  # fmt: skip
+    bill = build_bill(snapshot, {"3": "c-1"}, {}, "429")
+    assert isinstance(bill, dict)
+    assert bill["CurrencyCode"] == "AUD"
+    assert [(line["Description"], line["UnitAmount"]) for line in bill["LineItems"]] == [
+        ("Hotel in New York", 305.4)
+    ]
+    nothing = {**snapshot, "items": snapshot["items"][1:]}
+    reasons = build_bill(nothing, {"3": "c-1"}, {}, "429")
+    assert isinstance(reasons, list) and "nothing to reimburse" in reasons[0]
+
+
+def test_bills_carry_the_internal_currency(made: Rig) -> None:
+    store = made.store()
+    switch_on(made, store)
+    report = made.engine(store).run_cycle()
+    assert report.ok, report.errors
+    bills_made = expense_bills(made, made.au)
+    assert bills_made and {b["CurrencyCode"] for b in bills_made} == {"AUD"}

@@ -371,3 +371,76 @@ def test_payments_back_under_errors_and_dropped_patches(tmp_path: Path) -> None:
             assert writes[int(row.autotask_id)] == before[int(row.autotask_id)]
         assert hits(dropped) > 0
         print(f"\npayments under faults: {hits(dropped)} PATCHes dropped after the write")
+
+
+# -- purchase orders (issue 5 §7: the fault tests extended to purchase orders) ----------------
+
+
+def test_purchase_orders_under_errors_and_dropped_writes(tmp_path: Path) -> None:
+    """Purchase orders on, with 5 % errors on both services and the first creates and updates
+    of purchase orders (and a new vendor's contact) applied by Xero but their answers dropped:
+    every order ends in Xero once, with Autotask's lines, a change to a draft updating it."""
+
+    def purchase_orders_on(made: Rig, store: Store) -> None:
+        store.settings.set("sync_purchase_orders", True)
+        store.settings.set("po_cogs_account", "310")
+        store.settings.set("po_freight_account", "425")
+
+    with rig(tmp_path, seeded_world(200, seed_value=WORLD_SEED), setup=purchase_orders_on) as made:
+        autotask, xero = made.sandbox.autotask, made.sandbox.xero
+        first = next(o for o in autotask.records("PurchaseOrders") if o["status"] == 2)
+        vendor = dict(autotask.get("Companies", first["vendorID"]) or {})
+        autotask.add("Companies", vendor | {"id": 61_000, "companyName": "Faulty Vendor Ltd"})
+        autotask.update("PurchaseOrders", first["id"], vendorID=61_000)
+        plan = made.sandbox.xero_faults
+        dropped = [
+            plan.add(Fault(kind="drop_after_write", path_contains="/Contacts", method="PUT")),
+            plan.add(Fault(kind="drop_after_write", path_contains="/PurchaseOrders", method="PUT")),
+        ]
+        plan.add(Fault(kind="error", status=503, times=COUNTED, probability=0.05, seed=81))
+        autotask_errors = made.sandbox.autotask_faults.add(
+            Fault(kind="error", status=500, times=COUNTED, probability=0.05, seed=82)
+        )
+        store = made.store()
+        engine = made.engine(store)
+        reports = settle(made, store, engine)
+
+        def orders_in_xero() -> dict[str, list[dict[str, Any]]]:
+            found: dict[str, list[dict[str, Any]]] = {}
+            with xero.lock:
+                for document in xero.ledger(made.au).org.purchase_orders:
+                    found.setdefault(str(document["Reference"]), []).append(dict(document))
+            return found
+
+        triggered = [o for o in autotask.records("PurchaseOrders") if o["status"] in (2, 3, 4)]
+        assert sorted(orders_in_xero()) == sorted(o["purchaseOrderNumber"] for o in triggered)
+        assert all(len(d) == 1 for d in orders_in_xero().values())
+        assert [f.times for f in dropped] == [0, 0]
+        assert sum(r.adopted for r in reports) >= 2
+
+        # A change while the order is a draft: the update's answer is dropped too.
+        item = next(
+            i for i in autotask.records("PurchaseOrderItems") if i["orderID"] == first["id"]
+        )
+        autotask.update("PurchaseOrderItems", item["id"], quantity=item["quantity"] + 4)
+        plan.add(Fault(kind="drop_after_write", path_contains="/PurchaseOrders", method="POST"))
+        for _ in range(MAX_CYCLES):
+            made.sandbox.clock.advance(61)
+            report = engine.run_cycle()
+            if report.ok and not store.outbox.list_rows(
+                states=[S.PENDING, S.FAILED, S.POSTING], limit=10
+            ):
+                break
+        (document,) = orders_in_xero()[first["purchaseOrderNumber"]]
+        assert document["LineItems"][0]["Quantity"] == item["quantity"] + 4
+        assert len(orders_in_xero()) == len(triggered)
+        with xero.lock:
+            faulty = [
+                c for c in xero.ledger(made.au).org.contacts if c.get("ContactNumber") == "61000"
+            ]
+        assert len(faulty) == 1 and document["Contact"]["ContactID"] == faulty[0]["ContactID"]
+        assert hits(autotask_errors) > 0
+        print(
+            f"\npurchase orders under faults: {len(triggered)} orders, "
+            f"{hits(autotask_errors)} Autotask errors"
+        )

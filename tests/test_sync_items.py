@@ -301,6 +301,43 @@ def test_create_update_sends_only_the_changed_item(tmp_path: Path) -> None:
         assert again.items_updated == 0 and spy.item_calls() == 0
 
 
+def test_create_update_follows_a_changed_account_mapping(tmp_path: Path) -> None:
+    """Nothing changed in Autotask, but the sales account of a billing code was mapped anew:
+    its items in Xero take the new account, once; the others are not sent."""
+    with rig(tmp_path, seeded_world(10)) as made:
+        store = made.store()
+        store.settings.set("item_sync", "create_update")
+        engine = made.engine(store)
+        assert engine.run_cycle().items_created > 0
+        engine.run_cycle()  # the created items are now part of the context: nothing to send
+        service = made.world.autotask["Services"][0]
+        code = expected_code("service", service)
+        billing = str(service["billingCodeID"])
+        same = [
+            expected_code(kind, r)
+            for kind, r in catalogue(made.world)
+            if str(r.get("productBillingCodeID") or r.get("billingCodeID")) == billing
+            and r.get("isActive") is not False
+        ]
+        before = by_code(made, made.au)
+        assert before[code]["SalesDetails"]["AccountCode"] != "260"
+        store.mappings.set(made.au, "account", billing, "260")
+        spy = spy_on(engine)
+        report = engine.run_cycle()
+        assert report.ok, report.errors
+        after = by_code(made, made.au)
+        assert after[code]["SalesDetails"]["AccountCode"] == "260"
+        assert after[code]["ItemID"] == before[code]["ItemID"]
+        assert report.items_updated == len([c for c in same if c in after]) >= 1
+        assert {c: i for c, i in after.items() if c not in same} == {
+            c: i for c, i in before.items() if c not in same
+        }
+        assert spy.calls["create_items"] == 0
+        spy.calls.clear()
+        again = engine.run_cycle()
+        assert again.items_updated == 0 and spy.item_calls() == 0
+
+
 def test_create_leaves_a_changed_item_alone(tmp_path: Path) -> None:
     with rig(tmp_path, seeded_world(10)) as made:
         store = made.store()

@@ -166,14 +166,16 @@ def test_the_fingerprint_follows_every_rule() -> None:
     assert rules(default=AU).fingerprint() != base
 
 
-def test_the_options_name_the_udf_and_take_only_block_for_mixed_invoices() -> None:
+def test_the_options_name_the_udf_and_take_block_or_split_for_mixed_invoices() -> None:
     from test_sync_units import settings
 
     options = SyncOptions.resolve(
-        settings(), RuntimeView({"routing_udf_name": " Xero Books ", "mixed_invoice": "split"})
+        settings(), RuntimeView({"routing_udf_name": " Xero Books ", "mixed_invoice": "Split"})
     )
     assert options.routing_udf_name == "Xero Books"
-    assert options.mixed_invoice == "block"  # "split" is not built: ignored, with a warning
+    assert options.mixed_invoice == "split"
+    other = SyncOptions.resolve(settings(), RuntimeView({"mixed_invoice": "halve"}))
+    assert other.mixed_invoice == "block"  # an unknown value is ignored, with a warning
     table = routing_table([entry("routing_udf", "uk", UK)], [TenantInfo(AU, "A")], options)
     assert table.udf_name == "Xero Books" and table.udf_values == {"uk": UK}
 

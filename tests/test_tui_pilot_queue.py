@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 from test_control_kit import wait_for
 from test_tui_kit import SMALL, TuiAgent, api, attached, screen_text, shows, tui_agent, until
+from textual import events
 from textual.pilot import Pilot
 from textual.widgets import Input, Select
 
@@ -245,3 +246,22 @@ async def test_large_queue_pages_in_as_the_cursor_moves(
             await pilot.pause(0.05)
         await until(pilot, lambda: table.row_count == total)
         assert len(set(table.items)) == total
+
+
+async def test_the_mouse_wheel_pages_in_too(
+    agent: TuiAgent, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Scrolling with the wheel (the cursor stays on the first row) loads the next pages."""
+    monkeypatch.setattr(queue_screen, "PAGE", 10)
+    app = agent.app(start_mode="dashboard")
+    async with app.run_test(size=SMALL) as pilot:
+        table = await open_queue(pilot)
+        await until(pilot, lambda: table.row_count == 20)
+        start = table.row_count
+        for _ in range(20):
+            table.post_message(events.MouseScrollDown(table, 2, 2, 0, 1, 0, False, False, False))
+            await pilot.pause(0.05)
+            if table.row_count > start + 10:
+                break
+        await until(pilot, lambda: table.row_count > start)
+        assert table.cursor_row == 0  # it was the wheel, not the cursor

@@ -264,6 +264,9 @@ class SyncInvoiceAnswer(Model):
     reasons: list[str]
     xero_number: str | None
     message: str
+    # A split invoice (mixed_invoice = split): each part, in its organisation (the dry run's
+    # parts: organisation, routing, billing items, document or blocked reasons); else empty.
+    parts: list[dict[str, Any]] = []
 
 
 class SettingValue(Model):
@@ -378,6 +381,7 @@ AutotaskListName = Literal[
     "unsent_invoices",
     "udf_values",
     "products",
+    "resources",
 ]
 
 

@@ -10,10 +10,11 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from itertools import islice
-from typing import Any
+from typing import Any, ClassVar
 
 from agent.autotask import AutotaskClient
 from agent.autotask.client import ANY_ID
+from agent.autotask.records import AutotaskRecord
 from agent.autotask.refdata import (
     BillingCode,
     Company,
@@ -26,7 +27,26 @@ from agent.autotask.refdata import (
 )
 
 COMPANY_LIMIT = 50
+RESOURCE_LIMIT = 500  # one page: an MSP's staff, past and present
 Item = dict[str, Any]
+
+
+class Resource(AutotaskRecord):
+    """An Autotask resource (an employee): the submitter of expense reports, the key of
+    ``expense_contact`` mappings. Only the fields the list shows (Swagger ``ResourceModel``)."""
+
+    entity: ClassVar[str] = "Resources"
+
+    email: str | None = None
+    firstName: str | None = None
+    isActive: bool | None = None
+    lastName: str | None = None
+    resourceType: str | None = None
+    title: str | None = None
+    userName: str | None = None
+
+
+RESOURCE_FIELDS = tuple(name for name in Resource.model_fields if name != "id")
 
 
 def _active(value: bool | None) -> bool:
@@ -101,6 +121,41 @@ def companies(client: AutotaskClient, q: str | None) -> list[Item]:
         }
         for c in found
     ]
+
+
+def resources(client: AutotaskClient, q: str | None) -> list[Item]:
+    """Resources (employees), the keys of ``expense_contact`` mappings (an expense report's
+    ``submitterID``), labelled "First Last", inactive ones too (a report outlives a leaver).
+    One query of up to 500; ``q`` narrows to first name, last name, email or user name
+    containing it."""
+    text = (q or "").strip()
+    filters: list[Any] = [ANY_ID]
+    if text:
+        filters = [
+            {
+                "op": "or",
+                "items": [
+                    {"op": "contains", "field": field, "value": text}
+                    for field in ("firstName", "lastName", "email", "userName")
+                ],
+            }
+        ]
+    found = islice(
+        client.records(Resource, filters, include_fields=RESOURCE_FIELDS), RESOURCE_LIMIT
+    )
+    items = []
+    for r in found:
+        name = " ".join(part for part in (r.firstName, r.lastName) if part and part.strip())
+        items.append(
+            {
+                "id": str(r.id),
+                "label": name or r.userName or r.email or f"resource {r.id}",
+                "email": r.email,
+                "title": r.title,
+                "active": _active(r.isActive),
+            }
+        )
+    return items
 
 
 def udf_values(client: AutotaskClient, q: str | None) -> list[Item]:
@@ -203,5 +258,6 @@ LISTS: dict[str, Callable[[AutotaskClient, str | None], list[Item]]] = {
     "unsent_invoices": unsent_invoices,
     "udf_values": udf_values,
     "products": products_and_services,
+    "resources": resources,
 }
 UNCACHED = frozenset({"unsent_invoices"})  # changes as invoices are sent

@@ -48,6 +48,7 @@ from agent.control.connect_model import (
 from agent.store import Store, StoreError, TenantInfo
 from agent.store.clock import utc_now
 from agent.store.secrets import MISSING_KEY_TO_STORE
+from agent.sync.orgs import stored_info
 from agent.xero import XeroClient, XeroError
 from agent.xero.authorize import authorize_url, pkce_pair
 from agent.xero.errors import one_line
@@ -480,7 +481,8 @@ class ConnectFlows:
         for tenant in tenants:
             conn = self.store.connections.get(tenant.tenant_id)
             if conn is not None:
-                cards.append(connection_card(conn, now))
+                info = stored_info(self.store, tenant.tenant_id)
+                cards.append(connection_card(conn, now, info.short_code if info else None))
         return cards
 
     def _dict(self, flow: _Flow) -> dict[str, Any]:

@@ -81,7 +81,9 @@ def listen_address(settings: Settings) -> tuple[str, int]:
     return host.strip("[]"), int(port)
 
 
-def connection_card(conn: XeroConnection, now: datetime) -> dict[str, Any]:
+def connection_card(
+    conn: XeroConnection, now: datetime, short_code: str | None = None
+) -> dict[str, Any]:
     """The control API's ``Connection`` object for a stored organisation (no token in it)."""
     days_left: float | None = None
     if conn.has_refresh_token:
@@ -98,7 +100,7 @@ def connection_card(conn: XeroConnection, now: datetime) -> dict[str, Any]:
     return {
         "tenant_id": conn.tenant_id,
         "name": conn.tenant_name,
-        "short_code": None,
+        "short_code": short_code or None,
         "selected": True,
         "auth_mode": conn.auth_mode,
         "last_refresh_at": iso(conn.last_refresh_at),

@@ -44,6 +44,7 @@ from agent.autotask import (
 )
 from agent.config import Settings, env_name
 from agent.control.events import EventBus, LogBuffer
+from agent.mapping.purchase_orders import PO_DOCUMENTS, PO_STATUSES
 from agent.store import (
     ALL_ORGS,
     CATALOGS,
@@ -58,7 +59,14 @@ from agent.store import (
 from agent.store.clock import to_db, utc_now
 from agent.store.mappings import KNOWN_MAPPING_TYPES
 from agent.sync.engine import LAST_CYCLE_STREAM, NoOrganisation, SyncEngine
-from agent.sync.options import ITEM_SYNC_CHOICES, MIXED_CHOICES, NUMBERINGS, STATUSES
+from agent.sync.options import (
+    ITEM_SYNC_CHOICES,
+    MIXED_CHOICES,
+    NUMBERINGS,
+    PO_TRIGGER_CHOICES,
+    STATUSES,
+)
+from agent.sync.orgs import stored_info
 from agent.sync.report import CycleReport
 from agent.sync.routing import ROUTING_KINDS
 from agent.sync.runtime import ZONE_STREAM
@@ -159,6 +167,12 @@ SPECS: tuple[SettingSpec, ...] = (
     SettingSpec("invoice_number_prefix", True, "text", max_length=20, nullable=False),
     SettingSpec("credit_note_prefix", False, "text", max_length=20),
     SettingSpec("sync_purchase_orders", False, "bool", default=False),
+    # purchase orders (issue 5 §2, agent/sync/purchase_orders.py)
+    SettingSpec(
+        "po_trigger_status", False, "choice", default="submitted", choices=PO_TRIGGER_CHOICES
+    ),
+    SettingSpec("po_document", False, "choice", default="purchase_order", choices=PO_DOCUMENTS),
+    SettingSpec("po_status", False, "choice", default="DRAFT", choices=PO_STATUSES),
     SettingSpec("sync_expenses", False, "bool", default=False),
     # Autotask products, services and bundles as Xero items (issue 5 §3, agent/sync/items.py)
     SettingSpec("item_sync", False, "choice", default="off", choices=ITEM_SYNC_CHOICES),
@@ -745,12 +759,17 @@ class AgentService:
             if cached is None or cached[0] is not settings:
                 if cached is not None:
                     cached[1].close()
-                client = AutotaskClient.from_settings(
-                    settings,
-                    zone_url=self.store.cursors.get(ZONE_STREAM),
-                    on_zone_discovered=lambda url: self.store.cursors.set(ZONE_STREAM, url),
-                    **self.autotask_options,
-                )
+                try:
+                    client = AutotaskClient.from_settings(
+                        settings,
+                        zone_url=self.store.cursors.get(ZONE_STREAM),
+                        on_zone_discovered=lambda url: self.store.cursors.set(ZONE_STREAM, url),
+                        **self.autotask_options,
+                    )
+                except AutotaskConfigError as exc:
+                    raise ApiError(
+                        409, str(exc), "correct the Autotask API user (setup step 1)"
+                    ) from None
                 self._autotask_for_lists = (settings, client)
             return self._autotask_for_lists[1]  # type: ignore[index]
 
@@ -873,7 +892,15 @@ class AgentService:
         document = data.get("document") or {}
         reasons = [b.get("message", "") for b in data.get("blocked") or []]
         reasons += [str(p) for p in data.get("problems") or []]
+        parts = list(data.get("parts") or [])
         if result.mapped:
+            where = self._org_name(org)
+            if parts:
+                where = " and ".join(
+                    f"{self._org_name(p['organisation']['tenant_id'])} (part {p['part']} of"
+                    f" {p['parts']})"
+                    for p in parts
+                )
             return {
                 "outcome": "previewed",
                 "org": org,
@@ -881,7 +908,8 @@ class AgentService:
                 "provenance": _provenance(document),
                 "reasons": reasons,
                 "xero_number": None,
-                "message": f"this is what would be sent to {self._org_name(org)}; nothing was sent",
+                "message": f"this is what would be sent to {where}; nothing was sent",
+                "parts": parts,
             }
         return {
             "outcome": "blocked",
@@ -891,6 +919,7 @@ class AgentService:
             "reasons": reasons,
             "xero_number": None,
             "message": "the invoice cannot be sent yet: " + (reasons[0] if reasons else "?"),
+            "parts": parts,
         }
 
     def _invoice_outcome(self, autotask_id: int, report: CycleReport) -> dict[str, Any]:
@@ -899,6 +928,9 @@ class AgentService:
         rows = self.store.outbox.for_autotask_ids([autotask_id], kinds=DOCUMENT_KINDS)
         live = [r for r in rows if r.state is not S.SKIPPED]
         sent = [r for r in live if r.state in (S.POSTED, S.DONE)]
+        if len(live) > 1 and len(sent) < len(live):
+            # A split invoice (one row per organisation) is sent once every part is.
+            live, sent = [r for r in live if r not in sent], []
         row: OutboxRow | None = (sent or live or rows or [None])[0]  # type: ignore[list-item]
         org = row.org if row is not None else ""
         envelope = row.payload if row is not None else None
@@ -915,7 +947,16 @@ class AgentService:
                 "provenance": _provenance(envelope or {}),
                 "reasons": [],
                 "xero_number": row.xero_number,
-                "message": f"sent to {self._org_name(org)} as {row.xero_number or 'a draft'}",
+                "message": "sent to "
+                + " and ".join(
+                    f"{self._org_name(r.org)} as {r.xero_number or 'a draft'}" for r in sent
+                ),
+                "parts": [
+                    {"tenant_id": r.org, "state": r.state.value, "xero_number": r.xero_number}
+                    for r in sent
+                ]
+                if len(sent) > 1
+                else [],
             }
         if row is not None and row.state is S.BLOCKED:
             return {
@@ -1015,7 +1056,8 @@ class AgentService:
         paused = {b["org"]: b["paused_until"] for b in self.budgets()["xero"]}
         cards = []
         for conn in self.store.connections.list_connections():
-            card = connection_card(conn, now)
+            info = stored_info(self.store, conn.tenant_id)
+            card = connection_card(conn, now, info.short_code if info else None)
             card["selected"] = conn.status != "disconnected"
             card["paused_until"] = paused.get(conn.tenant_id)
             cards.append(card)
@@ -1562,6 +1604,12 @@ def _actions(row: OutboxRow) -> list[str]:
 
 
 def _fix_for(row: OutboxRow) -> str | None:
+    decision = row.kind.value == "purchase_order" and bool((row.payload or {}).get("decision"))
+    if row.state is S.BLOCKED and decision:
+        return (
+            "the order changed in Autotask after its document was approved in Xero: retry to"
+            " apply the change to the Xero document, or skip to keep Xero's version"
+        )
     if row.state is S.BLOCKED and row.kind.value == "void":
         return (
             "its invoice was voided in Autotask but Xero has a payment or credit on it: remove"

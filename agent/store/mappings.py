@@ -33,6 +33,7 @@ KNOWN_MAPPING_TYPES: tuple[str, ...] = (
     "routing_currency",
     "expense_contact",
     "expense_account",
+    "purchase_account",
 )
 _TYPE_PATTERN = re.compile(r"[a-z][a-z0-9_]*")
 

@@ -132,6 +132,37 @@ class Outbox(OutboxQueries):
                 row, target, detail=detail, columns=columns, expected=expected, owner=owner
             )
 
+    def follow_source(
+        self,
+        outbox_id: int,
+        snapshot: Mapping[str, Any],
+        to_state: OutboxState | str | None,
+        *,
+        detail: str,
+        expected_from: OutboxState | str | None = None,
+        **fields: Unpack[OutboxFields],
+    ) -> OutboxRow:
+        """A document already sent whose Autotask source changed: the new snapshot (plus
+        ``fields``), and with ``to_state`` a state change, as one event. ``upsert_discovered``
+        never replaces the snapshot of a sent row: this is the deliberate way to."""
+        snapshot_json = canonical_json(snapshot)
+        columns = {
+            **field_columns(fields),
+            "snapshot_json": snapshot_json,
+            "snapshot_hash": sha256_text(snapshot_json),
+        }
+        expected = None if expected_from is None else OutboxState(expected_from)
+        with self._db.write():
+            row = self._require(outbox_id)
+            if to_state is not None:
+                target = OutboxState(to_state)
+                return self._move(row, target, detail=detail, columns=columns, expected=expected)
+            self._check(row, expected, None)
+            at = to_db(self._db.now())
+            new = self._write(row, {**columns, "updated_at": at})
+            self._event(new, row.state, detail, at)
+            return new
+
     def update(
         self,
         outbox_id: int,

@@ -57,7 +57,9 @@ TRANSITIONS: Mapping[OutboxState, frozenset[OutboxState]] = {
     S.DEAD: frozenset({S.PENDING, S.SKIPPED}),
     S.BLOCKED: frozenset({S.PENDING, S.SKIPPED}),
     S.SKIPPED: frozenset({S.PENDING}),
-    S.DONE: frozenset({S.VOIDED, S.PENDING}),
+    # done -> blocked: its Autotask source changed after the document was approved in Xero, and
+    # a person decides (purchase orders, agent/sync/purchase_orders.py).
+    S.DONE: frozenset({S.VOIDED, S.PENDING, S.BLOCKED}),
     S.VOIDED: frozenset(),
 }
 

@@ -101,6 +101,28 @@ class OutboxQueries:
             found.extend(OutboxRow.from_db(r) for r in rows)
         return sorted(found, key=lambda r: r.id)
 
+    def shared(
+        self, autotask_ids: Iterable[int | str], kinds: Iterable[OutboxKind | str]
+    ) -> set[tuple[str, str]]:
+        """(kind, Autotask id) of these documents that have rows in more than one organisation
+        (the parts of a split invoice): a cheap question, without reading the rows."""
+        ids = list(dict.fromkeys(str(i) for i in autotask_ids))
+        kind_values = [OutboxKind(k).value for k in kinds]
+        found: set[tuple[str, str]] = set()
+        if not ids or not kind_values:
+            return found
+        for start in range(0, len(ids), 500):
+            chunk = ids[start : start + 500]
+            rows = self._db.query(
+                "SELECT kind, autotask_id FROM outbox"
+                f" WHERE autotask_id IN ({', '.join('?' for _ in chunk)})"
+                f" AND kind IN ({', '.join('?' for _ in kind_values)})"
+                " GROUP BY kind, autotask_id HAVING COUNT(*) > 1",
+                [*chunk, *kind_values],
+            )
+            found.update((str(r["kind"]), str(r["autotask_id"])) for r in rows)
+        return found
+
     def events(self, outbox_id: int) -> list[OutboxEvent]:
         return events_for(self._db, outbox_id)
 
@@ -174,10 +196,16 @@ class OutboxQueries:
         for start in range(0, len(wanted), 500):
             chunk = wanted[start : start + 500]
             rows = self._db.query(
-                "SELECT id, json_extract(snapshot_json, '$.invoice.invoiceNumber') AS number,"
-                " json_extract(snapshot_json, '$.company.companyName') AS customer,"
-                " json_extract(snapshot_json, '$.invoice.invoiceTotal') AS total,"
-                " json_extract(snapshot_json, '$.currency.name') AS currency"
+                # Invoices and credit notes; purchase orders (order, vendor, total, currency
+                # code: agent/sync/purchase_orders.py).
+                "SELECT id, coalesce(json_extract(snapshot_json, '$.invoice.invoiceNumber'),"
+                " json_extract(snapshot_json, '$.order.purchaseOrderNumber')) AS number,"
+                " coalesce(json_extract(snapshot_json, '$.company.companyName'),"
+                " json_extract(snapshot_json, '$.vendor.companyName')) AS customer,"
+                " coalesce(json_extract(snapshot_json, '$.invoice.invoiceTotal'),"
+                " json_extract(snapshot_json, '$.total')) AS total,"
+                " coalesce(json_extract(snapshot_json, '$.currency.name'),"
+                " json_extract(snapshot_json, '$.currency_code')) AS currency"
                 f" FROM outbox WHERE id IN ({', '.join('?' for _ in chunk)})",
                 chunk,
             )

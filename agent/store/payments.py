@@ -243,15 +243,20 @@ class InvoicePayments:
             )
             self._note(outbox_id, stamp, detail)
 
-    def record_problem(self, outbox_id: int, problem: str, *, refused: bool) -> None:
+    def record_problem(
+        self, outbox_id: int, problem: str, *, refused: bool, wanted: date | str | None = ""
+    ) -> None:
         """The write did not happen. ``refused``: Autotask answered but would not take it (not
-        tried again until Xero changes); else it failed on the way and is tried next cycle."""
+        tried again until Xero changes); else it failed on the way and is tried next cycle.
+        ``wanted``: the value refused when it is not the row's own ``paid_on`` (the parts of a
+        split invoice are refused the invoice's date)."""
         with self._db.write():
             stamp = to_db(self._db.now())
             current = self.get(outbox_id)
             if current is None:
                 return
-            refused_for = _key(current.paid_on) if refused else None
+            value = current.paid_on if isinstance(wanted, str) else wanted
+            refused_for = _key(value) if refused else None
             if current.problem == problem and current.refused_for == refused_for:
                 return  # the same failure again: nothing new to tell
             self._db.execute(
@@ -284,6 +289,11 @@ class InvoicePayments:
 
 def _key(value: date | None) -> str:
     return "" if value is None else value.isoformat()
+
+
+def refused_key(value: date | None) -> str:
+    """How ``refused_for`` records a refused value (None: a clear)."""
+    return _key(value)
 
 
 def _text(value: date | None) -> str | None:

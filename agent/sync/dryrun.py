@@ -4,6 +4,10 @@ Reads the invoice, its lines and references from Autotask and maps them exactly 
 (same routing, same catalogs, same options), then reports the Xero document with per-line
 provenance, or the reasons it is held. It posts nothing, writes nothing to Autotask and adds no
 outbox row (it may refresh a stale catalog cache: a read from Xero).
+
+A split invoice (``mixed_invoice`` = ``split``) shows every part under ``parts`` (its organisation,
+lines, routing and document, or its reasons); ``organisation``, ``routing`` and ``document`` are
+those of part 1, and it would post only when every part maps.
 """
 
 from __future__ import annotations
@@ -11,15 +15,16 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from agent.mapping import Blocked, MappedDocument, map_invoice
+from agent.mapping import Blocked, InvoiceSnapshot, MappedDocument, map_invoice
 from agent.store import ALL_ORGS, OutboxRow
-from agent.sync import envelope
+from agent.sync import envelope, split
 from agent.sync.discover import SnapshotBuilder, invoices_by_id
 from agent.sync.engine import NoOrganisation, SyncEngine
 from agent.sync.intake import DOCUMENT_KINDS, kind_of
 from agent.sync.options import RuntimeView, SyncOptions
+from agent.sync.orgs import OrgContext
 from agent.sync.report import CycleReport
-from agent.sync.routing import Unroutable, routing_table
+from agent.sync.routing import RoutingTable, Split, Unroutable, routing_table
 
 
 class InvoiceNotFound(LookupError):
@@ -73,6 +78,8 @@ def dry_run(engine: SyncEngine, invoice_id: int) -> DryRun:
     if isinstance(decision, Unroutable):
         data["blocked"] = [{"code": "routing", "message": decision.reason.split(": ", 1)[1]}]
         return result
+    if isinstance(decision, Split):
+        return _parts(result, decision, snapshot, routing, contexts, rows)
     context = contexts.get(decision.org)
     data["organisation"] = {"tenant_id": decision.org, "name": routing.name(decision.org)}
     data["routing"] = decision.rule
@@ -90,6 +97,70 @@ def dry_run(engine: SyncEngine, invoice_id: int) -> DryRun:
     payload = envelope.build(mapped, snapshot, routing=decision.rule, resync=resync)
     data["document"] = payload
     result.mapped = True
+    return result
+
+
+def _parts(
+    result: DryRun,
+    decision: Split,
+    snapshot: InvoiceSnapshot,
+    routing: RoutingTable,
+    contexts: dict[str, OrgContext],
+    rows: list[OutboxRow],
+) -> DryRun:
+    """Each part of a split invoice, mapped in its organisation as a cycle would."""
+    parts: list[dict[str, Any]] = []
+    for part in decision.parts:
+        shown: dict[str, Any] = {
+            "part": part.index,
+            "parts": part.count,
+            "organisation": {"tenant_id": part.org, "name": routing.name(part.org)},
+            "routing": part.rule,
+            "billing_items": list(part.items),
+            "lines_of_business": list(part.lines_of_business),
+            "total": str(split.part_total(snapshot, part)),
+        }
+        parts.append(shown)
+        problem = split.whole_problem(snapshot) or split.sign_problem(snapshot, part)
+        context = contexts.get(part.org)
+        if problem is not None:
+            code, message = problem.split(": ", 1)
+            shown["blocked"] = [{"code": code, "message": message}]
+            continue
+        if context is None:
+            shown["blocked"] = [
+                {"code": "organisation", "message": "its catalogs could not be read from Xero"}
+            ]
+            continue
+        cut = split.part_snapshot(snapshot, part)
+        mapped = map_invoice(cut, context.tables, context.catalog, context.options)
+        if isinstance(mapped, Blocked):
+            shown["blocked"] = [reason.to_dict() for reason in mapped.reasons]
+            continue
+        assert isinstance(mapped, MappedDocument)
+        resync = any(r.xero_id for r in rows if r.org == part.org)
+        payload = envelope.build(mapped, cut, routing=part.rule, resync=resync)
+        payload[split.SPLIT_KEY] = split.split_info(decision, part, routing, snapshot)
+        shown["document"] = payload
+    data = result.data
+    first = parts[0]
+    data["split"] = True
+    data["parts"] = parts
+    data["organisation"] = first["organisation"]
+    data["routing"] = first["routing"]
+    if "document" in first:
+        data["document"] = first["document"]
+    blocked = [
+        {
+            **reason,
+            "message": f"part {p['part']} ({p['organisation']['name']}): {reason['message']}",
+        }
+        for p in parts
+        for reason in p.get("blocked", [])
+    ]
+    if blocked:
+        data["blocked"] = blocked
+    result.mapped = not blocked
     return result
 
 

@@ -48,6 +48,7 @@ from agent.sync.orgs import (
 )
 from agent.sync.payments import PaymentsBack
 from agent.sync.pipeline import CyclePipeline
+from agent.sync.purchase_orders import PurchaseOrderSync
 from agent.sync.report import CycleReport
 from agent.sync.routing import routing_table
 from agent.sync.voids import VoidSync
@@ -176,6 +177,10 @@ class SyncEngine:
         with ThreadPoolExecutor(1, thread_name_prefix="atx-catalogs") as catalogs:
             loading = catalogs.submit(self.contexts, tenants, runtime, options, report)
             CyclePipeline(self, report, options, only, routing, loading).run()
+        if only is None and options.sync_purchase_orders and not self.stop.is_set():
+            # Purchase orders at their trigger status, in the default organisation.
+            contexts = self.contexts(tenants, runtime, options, report)
+            PurchaseOrderSync(self, report, runtime).run(contexts, options)
         if only is None and options.sync_expenses and not self.stop.is_set():
             # Approved expense reports as bills in the default organisation (``expenses``).
             ExpenseSync(self, report, runtime).run(tenants, options)

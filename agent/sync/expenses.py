@@ -7,10 +7,15 @@ true; off (the default) costs nothing.
    items of those that still need a bill (none when every report is already posted).
 2. The outbox: one row of kind ``expense`` per report, in the default organisation
    (``default_org``, else the only one connected); snapshot = the report and its items. The bill
-   (Type ACCPAY, amounts tax-inclusive) is built here: the contact from the ``expense_contact``
-   mapping (key = the submitter's resource id, value = a Xero ContactID), each line's account
-   from ``expense_account`` (key = the expense category id), else ``po_cogs_account``. What is
-   missing blocks the row with a reason naming it; a blocked row is mapped again each cycle.
+   (Type ACCPAY, amounts tax-inclusive, no TaxType: Xero applies each account's default rate)
+   is built here: the contact from the ``expense_contact`` mapping (key = the submitter's
+   resource id, value = a Xero ContactID), each line's account from ``expense_account`` (key =
+   the expense category id), else ``po_cogs_account``. The bill is what the company owes the
+   employee: the reimbursable items, not rejected, at the amount reimbursed in Autotask's
+   internal currency (``internalCurrencyReimbursementAmount``; an item spent in another
+   currency is converted by Autotask), in that currency (``CurrencyCode``). Items paid by the
+   company (not reimbursable) are left off and named in the payload. What is missing blocks
+   the row with a reason naming it; a blocked row is mapped again each cycle.
 3. Xero: claimed rows are created 50 to a request. A row whose last attempt had an unknown
    outcome first looks its bill up by Reference, so a crash after the create never creates a
    second bill.
@@ -27,12 +32,13 @@ from typing import TYPE_CHECKING, Any, NoReturn
 
 from agent.autotask import AutotaskBudgetExhausted, AutotaskError
 from agent.store import LeaseLost, OutboxKind, OutboxRow, OutboxState, StateConflict, Store
-from agent.store.canonical import content_hash
 from agent.store.outbox_model import SNAPSHOT_REPLACEABLE
-from agent.sync.jobs import RowOutcomes
+from agent.sync.discover import internal_currency_code
+from agent.sync.jobs import RowOutcomes, claimed_chunks
 from agent.sync.options import RuntimeView, SyncOptions
 from agent.sync.report import CycleReport
 from agent.xero import MAX_BATCH, XeroAuthError, XeroError, XeroOrgPaused
+from agent.xero.lookups import find_bills_by_reference
 
 if TYPE_CHECKING:
     from agent.store import TenantInfo
@@ -51,14 +57,34 @@ ITEM_FIELDS = (
     "expenseCategory",
     "description",
     "expenseDate",
+    "expenseCurrencyID",
     "expenseCurrencyExpenseAmount",
-    "receiptAmount",
+    "internalCurrencyExpenseAmount",
+    "internalCurrencyReimbursementAmount",
+    "isReimbursable",
+    "isRejected",
 )
 
 
 def reference_of(report: Mapping[str, Any]) -> str:
     name = str(report.get("name") or "").strip()
     return f"Expense report {name or report['id']}"
+
+
+def reimbursed(item: Mapping[str, Any]) -> Decimal | None:
+    """What the company pays the employee back for ``item``, in the internal currency; None
+    for an item it does not (paid by the company, or rejected)."""
+    if item.get("isReimbursable") is False or item.get("isRejected") is True:
+        return None
+    for field in (
+        "internalCurrencyReimbursementAmount",
+        "internalCurrencyExpenseAmount",
+        "expenseCurrencyExpenseAmount",
+    ):
+        value = item.get(field)
+        if value is not None and not isinstance(value, bool):
+            return Decimal(str(value)).quantize(Decimal("0.01"))
+    return Decimal(0)
 
 
 def build_bill(
@@ -68,7 +94,8 @@ def build_bill(
     default_account: str | None,
 ) -> dict[str, Any] | list[str]:
     """The Xero bill of one report, or the reasons it cannot be built (pure)."""
-    report, items = snapshot["report"], snapshot["items"]
+    report = snapshot["report"]
+    items = [i for i in snapshot["items"] if reimbursed(i) is not None]
     reasons: list[str] = []
     resource = str(report.get("submitterID"))
     contact = contacts.get(resource)
@@ -76,8 +103,13 @@ def build_bill(
         reasons.append(
             f"expense: resource {resource} has no Xero contact: map it (expense_contact)"
         )
-    if not items:
+    if not snapshot["items"]:
         reasons.append(f"expense: report {report['id']} has no expense items")
+    elif not items:
+        reasons.append(
+            f"expense: report {report['id']} has nothing to reimburse (every item is paid by"
+            " the company or rejected); skip it"
+        )
     lines: list[dict[str, Any]] = []
     for item in items:
         category = str(item.get("expenseCategory"))
@@ -90,14 +122,11 @@ def build_bill(
             if reason not in reasons:
                 reasons.append(reason)
             continue
-        amount = item.get("expenseCurrencyExpenseAmount")
-        if amount is None:
-            amount = item.get("receiptAmount")
         lines.append(
             {
                 "Description": str(item.get("description") or f"Expense {item['id']}")[:4000],
                 "Quantity": 1,
-                "UnitAmount": float(Decimal(str(amount or 0)).quantize(Decimal("0.01"))),
+                "UnitAmount": float(reimbursed(item) or 0),
                 "AccountCode": account,
             }
         )
@@ -114,6 +143,9 @@ def build_bill(
     }
     if when:
         bill["Date"] = when
+    currency = str(snapshot.get("currency") or "").strip().upper()
+    if len(currency) == 3 and currency.isalpha():
+        bill["CurrencyCode"] = currency
     return bill
 
 
@@ -186,9 +218,12 @@ class ExpenseSync:
         contacts = self._mapping(org, "expense_contact")
         accounts = self._mapping(org, "expense_account")
         cogs = (self.runtime.text("po_cogs_account", org, limit=10) or "").strip() or None
+        mapped = {int(k): v for k, v in self._mapping(org, "currency").items() if k.isdigit()}
+        currency = internal_currency_code(autotask, mapped)
         for found in open_reports:
             lines = sorted(items.get(int(found["id"]), []), key=lambda i: int(i["id"]))
-            snapshot = {"report": {k: found.get(k) for k in REPORT_FIELDS}, "items": lines}
+            snapshot = {"report": {k: found.get(k) for k in REPORT_FIELDS}, "items": lines,
+                        "currency": currency}  # fmt: skip
             row = outbox.upsert_discovered(K, str(found["id"]), org, snapshot)
             if row.state in (S.DISCOVERED, S.PENDING, S.BLOCKED):
                 self._map(row, snapshot, contacts, accounts, cogs)
@@ -208,47 +243,15 @@ class ExpenseSync:
         accounts: Mapping[str, str],
         cogs: str | None,
     ) -> None:
-        outbox = self.store.outbox
         built = build_bill(snapshot, contacts, accounts, cogs)
-        if isinstance(built, list):
-            if row.state is S.BLOCKED:
-                if tuple(built) != row.block_reasons:
-                    outbox.update(row.id, block_reasons=built, payload=None, detail="blocked")
-                return
-            outbox.transition(row.id, S.BLOCKED, block_reasons=built, payload=None,
-                              detail="blocked: " + built[0])  # fmt: skip
-            self.report.add("blocked")
-            return
-        payload = {"kind": "expense", "payload": built}
-        if row.state is S.BLOCKED:
-            if row.payload_hash == content_hash(payload):
-                return  # Xero refused exactly this bill; nothing it is built from changed
-            outbox.transition(row.id, S.PENDING, payload=payload, detail="unblocked")
-            self.report.add("unblocked")
-        elif row.state is S.DISCOVERED:
-            outbox.transition(row.id, S.PENDING, payload=payload, detail="mapped")
-            self.report.add("mapped")
-        elif row.payload_hash != content_hash(payload):
-            outbox.update(row.id, payload=payload, detail="mapped again")
+        payload = built if isinstance(built, list) else {"kind": "expense", "payload": built}
+        self.outcomes.mapped(row, payload)
 
     # -- 3: Xero ----------------------------------------------------------------------------------
 
     def _post(self, org: str) -> None:
-        engine = self.engine
-        seen: set[int] = set()
-        while not engine.stop.is_set():
-            paused = engine.xero.status(org).paused_until
-            if paused is not None:
-                self.report.pause(org, paused)
-                return
-            rows = self.store.outbox.claim(engine.owner, engine.lease_seconds, CLAIM_CHUNK,
-                                           kinds=[K], org=org)  # fmt: skip
-            if not rows:
-                return
-            if any(r.id in seen for r in rows):
-                self.outcomes.give_back(rows, "not mapped yet")
-                return
-            seen.update(r.id for r in rows)
+        give_back = lambda rows: self.outcomes.give_back(rows, "not mapped yet")  # noqa: E731
+        for rows in claimed_chunks(self.engine, self.report, org, K, CLAIM_CHUNK, give_back):
             self._chunk(org, rows)
 
     def _chunk(self, org: str, rows: list[OutboxRow]) -> None:
@@ -278,21 +281,10 @@ class ExpenseSync:
 
     def _lookup(self, org: str, bill: Mapping[str, Any]) -> dict[str, Any] | None:
         reference = str(bill.get("Reference") or "")
-        quoted = reference.replace("\\", "\\\\").replace('"', '\\"')
-        reply = self.engine.xero.gateway.call(
-            org, "get_invoices", where=f'Type=="ACCPAY" AND Reference=="{quoted}"'
-        )
-        body = reply.body
-        records = body.get("Invoices") if isinstance(body, Mapping) else None
         contact = (bill.get("Contact") or {}).get("ContactID")
-        for record in records or []:
-            if (
-                record.get("Type", "ACCPAY") == "ACCPAY"
-                and str(record.get("Reference") or "") == reference
-                and record.get("Status") not in ("DELETED", "VOIDED")
-                and (record.get("Contact") or {}).get("ContactID", contact) == contact
-            ):
-                return dict(record)
+        for record in find_bills_by_reference(self.engine.xero.gateway, org, reference):
+            if (record.get("Contact") or {}).get("ContactID", contact) == contact:
+                return record
         return None
 
     def _send(

@@ -14,6 +14,9 @@ kind's row.
 
 Rows are created with organisation '' (not routed yet); ``prepare`` routes them, and a row keeps
 its organisation key from then on (``Outbox.route``), so later polls find it whatever its org.
+A split invoice (``agent.sync.split``) has a row per organisation, all found here: when one of its
+rows not sent yet needs a new snapshot, every row not sent yet takes it (the invoice is read once),
+so its parts are always cut from the same Autotask invoice; no row is created while any exists.
 """
 
 from __future__ import annotations
@@ -86,7 +89,7 @@ class Intake:
             [i.id for i in invoices], kinds=DOCUMENT_KINDS
         ):
             existing.setdefault(row.autotask_id, []).append(row)
-        wanted: list[tuple[Invoice, OutboxKind, OutboxRow | None]] = []
+        wanted: list[tuple[Invoice, OutboxKind, list[OutboxRow | None]]] = []
         for invoice in invoices:
             rows = existing.get(str(invoice.id), [])
             if invoice.isVoided:
@@ -98,27 +101,38 @@ class Intake:
             kind = kind_of(invoice)
             if not self._other_kind_settled(invoice, kind, rows):
                 continue
-            mine = next((r for r in rows if r.kind is kind), None)
-            if self._needs_snapshot(mine, invoice, explicit):
-                wanted.append((invoice, kind, mine))
+            mine = [r for r in rows if r.kind is kind]
+            if not mine:
+                wanted.append((invoice, kind, [None]))
+                continue
+            due: list[OutboxRow] = [r for r in mine if self._needs_snapshot(r, invoice, explicit)]
+            if due and len(mine) > 1:
+                # The parts of a split invoice: every part not sent yet takes the new snapshot.
+                due += [
+                    r for r in mine if r not in due and never_sent(r) and r.state is not S.SKIPPED
+                ]
+            if due:
+                wanted.append((invoice, kind, [*sorted(due, key=lambda r: r.id)]))
         changed: set[int] = set()
         snapshots = self.builder.build([invoice for invoice, _, _ in wanted])
-        for (invoice, kind, before), snapshot in zip(wanted, snapshots, strict=True):
+        for (invoice, kind, befores), snapshot in zip(wanted, snapshots, strict=True):
             self.report.add("snapshots")
-            new = self.store.outbox.upsert_discovered(
-                kind,
-                invoice.id,
-                before.org if before is not None else UNROUTED,
-                snapshot.to_dict(),
-                max_attempts=self.retry.max_attempts,
-            )
-            if before is None:
-                self.report.add("new_rows")
-                changed.add(new.id)
-            elif new.snapshot_hash != before.snapshot_hash:
-                self.report.add("changed_rows")
-                changed.add(new.id)
-                log.info("%s: the invoice changed in Autotask; mapping it again", label(new))
+            data = snapshot.to_dict()
+            for before in befores:
+                new = self.store.outbox.upsert_discovered(
+                    kind,
+                    invoice.id,
+                    before.org if before is not None else UNROUTED,
+                    data,
+                    max_attempts=self.retry.max_attempts,
+                )
+                if before is None:
+                    self.report.add("new_rows")
+                    changed.add(new.id)
+                elif new.snapshot_hash != before.snapshot_hash:
+                    self.report.add("changed_rows")
+                    changed.add(new.id)
+                    log.info("%s: the invoice changed in Autotask; mapping it again", label(new))
         return changed
 
     def _other_kind_settled(

@@ -41,7 +41,7 @@ from agent.mapping.document import BlockReason
 from agent.mapping.items import ItemSource, assign_codes, build_item, item_differs, source_of
 from agent.store import LeaseLost, OutboxKind, OutboxRow, OutboxState, StateConflict, Store
 from agent.store.canonical import content_hash
-from agent.sync.jobs import RowOutcomes
+from agent.sync.jobs import RowOutcomes, claimed_chunks
 from agent.sync.orgs import OrgContext
 from agent.sync.report import CycleReport
 from agent.xero import MAX_BATCH, XeroAuthError, XeroError, XeroOrgPaused
@@ -55,6 +55,8 @@ S = OutboxState
 K = OutboxKind.ITEM
 CLAIM_CHUNK = 500
 ALL = 1_000_000
+# The organisation context (mappings, options, catalogs) the done items were last built from.
+ITEM_CONTEXT_STREAM = "items_context"
 ENTITIES: tuple[type[Product | Service | ServiceBundle], ...] = (Product, Service, ServiceBundle)
 
 
@@ -155,11 +157,50 @@ class ItemSync:
             row = outbox.upsert_discovered(K, source.key, org, snapshot)
             if row.state in (S.DISCOVERED, S.PENDING, S.BLOCKED):
                 self._map(row, source, snapshot, context)
+        if self.mode == "create_update" and self.store.cursors.get(
+            ITEM_CONTEXT_STREAM, org
+        ) != context.fingerprint:  # fmt: skip
+            self._remap_done(context, sources, codes, existing)
+            self.store.cursors.set(ITEM_CONTEXT_STREAM, context.fingerprint, org)
+
+    def _remap_done(
+        self,
+        context: OrgContext,
+        sources: Sequence[ItemSource],
+        codes: Mapping[str, str],
+        existing: Mapping[str, OutboxRow],
+    ) -> None:
+        """What the organisation's items are built from besides the Autotask record changed (a
+        mapping, a setting, the catalogs): every ``done`` item is built again, and one whose
+        item differs from the one sent is updated (``create_update`` only)."""
+        outbox = self.store.outbox
+        for source in sources:
+            row = existing.get(source.key)
+            if row is None or row.state is not S.DONE or not source.active:
+                continue
+            current = outbox.get(row.id)
+            if current is None or current.state is not S.DONE:
+                continue  # handled above: its record changed
+            billing = (
+                None
+                if source.billing_code_id is None
+                else self.billing_codes().get(source.billing_code_id)
+            )
+            built = build_item(source, codes[source.key], billing, context.tables,
+                               context.catalog, context.options, self._price_currency)  # fmt: skip
+            if isinstance(built, BlockReason):
+                continue  # the item in Xero stays as it is; a new record would block
+            sent = (current.payload or {}).get("payload")
+            if isinstance(sent, dict) and content_hash(sent) == content_hash(built.document):
+                continue
+            outbox.resync(row.id, detail="its mappings changed: the item is updated")
+            payload = {"kind": "item", "payload": built.document, "rules": list(built.rules)}
+            outbox.update(row.id, payload=payload, detail="mapped again")
+            self.report.add("mapped")
 
     def _map(
         self, row: OutboxRow, source: ItemSource, snapshot: dict[str, Any], context: OrgContext
     ) -> None:
-        outbox = self.store.outbox
         code = str(snapshot["code"])
         built: Any
         if not source.active and row.xero_id is None:
@@ -175,47 +216,18 @@ class ItemSync:
             built = build_item(source, code, billing, context.tables, context.catalog,
                                context.options, self._price_currency)  # fmt: skip
         if isinstance(built, BlockReason):
-            reasons = [str(built)]
-            if row.state is S.BLOCKED:
-                if tuple(reasons) != row.block_reasons:
-                    outbox.update(row.id, block_reasons=reasons, payload=None, detail="blocked")
-                return
-            outbox.transition(row.id, S.BLOCKED, block_reasons=reasons, payload=None,
-                              detail="blocked: " + reasons[0])  # fmt: skip
-            self.report.add("blocked")
+            self.outcomes.mapped(row, [str(built)])
             return
         # The Xero item under "payload", as documents have theirs (the queue detail shows it).
-        payload = {"kind": "item", "payload": built.document, "rules": list(built.rules)}
-        if row.state is S.BLOCKED:
-            if row.payload_hash == content_hash(payload):
-                return  # Xero refused exactly this item; nothing it is built from changed
-            outbox.transition(row.id, S.PENDING, payload=payload, detail="unblocked")
-            self.report.add("unblocked")
-        elif row.state is S.DISCOVERED:
-            outbox.transition(row.id, S.PENDING, payload=payload, detail="mapped")
-        elif row.payload_hash != content_hash(payload):
-            outbox.update(row.id, payload=payload, detail="mapped again")
+        self.outcomes.mapped(row, {"kind": "item", "payload": built.document,
+                                   "rules": list(built.rules)})  # fmt: skip
 
     # -- 3: Xero ---------------------------------------------------------------------------------
 
     def _post(self, context: OrgContext) -> None:
-        engine, org = self.engine, context.tenant_id
-        seen: set[int] = set()
-        while not engine.stop.is_set():
-            paused = engine.xero.status(org).paused_until
-            if paused is not None:
-                self.report.pause(org, paused)
-                return
-            rows = self.store.outbox.claim(engine.owner, engine.lease_seconds, CLAIM_CHUNK,
-                                           kinds=[K], org=org)  # fmt: skip
-            again = [r for r in rows if r.id in seen]
-            if again:
-                # Rows given back untried in this cycle (not mapped yet): next cycle.
-                self.outcomes.give_back(rows, "not mapped yet")
-                return
-            if not rows:
-                return
-            seen.update(r.id for r in rows)
+        give_back = lambda rows: self.outcomes.give_back(rows, "not mapped yet")  # noqa: E731
+        org = context.tenant_id
+        for rows in claimed_chunks(self.engine, self.report, org, K, CLAIM_CHUNK, give_back):
             self._chunk(context, rows)
 
     def _chunk(self, context: OrgContext, rows: list[OutboxRow]) -> None:

@@ -8,12 +8,13 @@ cycle report. Posting code only decides which end applies.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from agent.store import LeaseLost, OutboxRow, OutboxState, StateConflict, Store
+from agent.store import LeaseLost, OutboxKind, OutboxRow, OutboxState, StateConflict, Store
+from agent.store.canonical import content_hash
 from agent.sync.backoff import RetryStrategy
 from agent.sync.envelope import Envelope
 from agent.sync.prepare import label
@@ -197,3 +198,54 @@ class RowOutcomes:
             if current is not None and current.state is S.POSTING:
                 self.release(row, why)
                 self.report.add("released")
+
+    def mapped(self, row: OutboxRow, built: Mapping[str, Any] | Sequence[str]) -> None:
+        """Record what mapping ``row`` gave: a payload (pending), or the reasons it cannot be
+        built (blocked). A blocked row whose payload is what Xero refused stays blocked until
+        something it is built from changes; a pending row takes a changed payload."""
+        outbox = self.store.outbox
+        if not isinstance(built, Mapping):
+            reasons = list(built)
+            if row.state is S.BLOCKED:
+                if tuple(reasons) != row.block_reasons:
+                    outbox.update(row.id, block_reasons=reasons, payload=None, detail="blocked")
+                return
+            outbox.transition(row.id, S.BLOCKED, block_reasons=reasons, payload=None,
+                              detail="blocked: " + reasons[0])  # fmt: skip
+            self.report.add("blocked")
+            return
+        if row.state is S.BLOCKED:
+            if row.payload_hash == content_hash(built):
+                return  # Xero refused exactly this; nothing it is built from changed
+            outbox.transition(row.id, S.PENDING, payload=built, detail="unblocked")
+            self.report.add("unblocked")
+        elif row.state is S.DISCOVERED:
+            outbox.transition(row.id, S.PENDING, payload=built, detail="mapped")
+            self.report.add("mapped")
+        elif row.payload_hash != content_hash(built):
+            outbox.update(row.id, payload=built, detail="mapped again")
+
+
+def claimed_chunks(
+    engine: Any, report: CycleReport, org: str, kind: OutboxKind, chunk: int,
+    give_back: Callable[[list[OutboxRow]], None],
+) -> Iterator[list[OutboxRow]]:  # fmt: skip
+    """The organisation's due rows of ``kind``, claimed ``chunk`` at a time, until none is left,
+    the organisation is paused (reported) or the engine stops. Rows claimed a second time in
+    one cycle were given back untried (not mapped yet): they are given back again, for the
+    next cycle, and the loop ends."""
+    seen: set[int] = set()
+    store = engine.store
+    while not engine.stop.is_set():
+        paused = engine.xero.status(org).paused_until
+        if paused is not None:
+            report.pause(org, paused)
+            return
+        rows = store.outbox.claim(engine.owner, engine.lease_seconds, chunk, kinds=[kind], org=org)
+        if not rows:
+            return
+        if any(r.id in seen for r in rows):
+            give_back(rows)
+            return
+        seen.update(r.id for r in rows)
+        yield rows

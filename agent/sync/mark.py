@@ -17,6 +17,12 @@ them, confirms them, and marks the rest.
 Rows posted before this cycle (a crash or a stop between posting and marking) are read first:
 those Autotask already shows as marked become ``done`` without a second PATCH. A crash after a
 PATCH and before its confirmation leaves the row ``posted``, so it is one of those.
+
+A split invoice (``agent.sync.split``) is marked once, when the last of its parts is posted: one
+PATCH for all of them, and every part row becomes ``done`` (or ``failed``) with it. Until then its
+posted parts wait, ``posted``, at no Autotask cost (a crash between parts leaves them so; the next
+cycle posts the missing part, then marks). When Xero numbers the documents, no number is written
+back to Autotask for a split invoice (each part has its own): its history says so.
 """
 
 from __future__ import annotations
@@ -40,6 +46,7 @@ from agent.autotask import (
 from agent.autotask.invoice_update import InvoiceUpdate
 from agent.autotask.records import Invoice
 from agent.store import OutboxRow, OutboxState, Store, StoreError
+from agent.sync import split
 from agent.sync.backoff import RetryStrategy
 from agent.sync.envelope import Envelope
 from agent.sync.prepare import label
@@ -61,12 +68,39 @@ class Marking:
     attempts: int
     number: str | None  # the Xero number to write back, when Xero numbered the document
     label: str
+    parts: tuple[int, ...] = ()  # a split invoice: the rows of its parts marked by this PATCH
+    note: str = ""  # added to the history when it is marked
+
+    @property
+    def rows(self) -> tuple[int, ...]:
+        return self.parts or (self.id,)
 
     @classmethod
     def of(cls, row: OutboxRow) -> Marking:
         env = Envelope(row.payload or {})
         number = row.xero_number if env.xero_numbers_it and row.xero_number else None
         return cls(row.id, int(row.autotask_id), row.attempts, number, label(row))
+
+    @classmethod
+    def of_parts(cls, rows: Sequence[OutboxRow]) -> Marking:
+        """One PATCH for the posted parts of a split invoice (never an invoice number)."""
+        rows = sorted(rows, key=lambda r: r.id)
+        first = rows[0]
+        ids = tuple(r.id for r in rows)
+        note = ""
+        if any(Envelope(r.payload or {}).xero_numbers_it for r in rows):
+            numbers = ", ".join(r.xero_number or "?" for r in rows)
+            note = (
+                f"; invoiceNumber not written: the invoice is split into {len(rows)} Xero"
+                f" documents, each numbered by its organisation ({numbers})"
+            )
+        kind = "credit note" if first.kind.value == "credit_note" else "invoice"
+        text = (
+            f"{kind} for Autotask invoice {first.autotask_id} (split: rows"
+            f" {', '.join(map(str, ids))})"
+        )
+        attempts = max(r.attempts for r in rows)
+        return cls(first.id, int(first.autotask_id), attempts, None, text, ids, note)
 
 
 Outcome = InvoiceUpdate | Exception
@@ -123,9 +157,17 @@ class Marker:
         pool = self._pool
         if pool is None or self.stop.is_set() or self._exhausted:
             return
-        item = Marking.of(row)
+        if split.is_part(row):
+            item, waiting = self._parts(row)
+            if item is None:
+                self._waiting(row, waiting)
+                return
+        else:
+            item = Marking.of(row)
         with self._lock:
-            self._sent_ids.add(item.id)
+            if any(i in self._sent_ids for i in item.rows):
+                return
+            self._sent_ids.update(item.rows)
             self._unanswered += 1
         future = pool.submit(self._patch, item)
         future.add_done_callback(lambda done: self._answer(item, done))
@@ -167,17 +209,31 @@ class Marker:
         """Mark ``rows`` (all ``posted``); ``fresh`` are the ids posted in this cycle. Those
         already sent (``send``) are waited for and confirmed, the others PATCHed now."""
         patched = self._collect()
-        rows = [r for r in rows if r.id not in self._sent_ids]
-        earlier = [r for r in rows if r.id not in fresh]
-        todo = [Marking.of(r) for r in rows if r.id in fresh]
+        items: list[tuple[Marking, bool]] = []
+        groups: set[tuple[str, str]] = set()
+        for row in rows:
+            if row.id in self._sent_ids:
+                continue
+            if not split.is_part(row):
+                items.append((Marking.of(row), row.id in fresh))
+                continue
+            key = (row.kind.value, row.autotask_id)
+            if key in groups:
+                continue
+            groups.add(key)
+            item, _ = self._parts(row)
+            if item is not None and not any(i in self._sent_ids for i in item.rows):
+                items.append((item, any(i in fresh for i in item.rows)))
+        earlier = [item for item, new in items if not new]
+        todo = [item for item, new in items if new]
         if earlier:
-            current = self._read([int(r.autotask_id) for r in earlier])
-            for row in earlier:
-                invoice = current.get(int(row.autotask_id))
-                if invoice is not None and self._already_marked(row, invoice):
-                    self._done(Marking.of(row), "Autotask already shows it as sent")
+            current = self._read([item.autotask_id for item in earlier])
+            for item in earlier:
+                invoice = current.get(item.autotask_id)
+                if invoice is not None and self._already_marked(item, invoice):
+                    self._done(item, "Autotask already shows it as sent")
                 else:
-                    todo.append(Marking.of(row))
+                    todo.append(item)
         if todo and not self.stop.is_set() and not self._exhausted:
             with ThreadPoolExecutor(PARALLEL_PATCHES, thread_name_prefix="atx-mark") as pool:
                 outcomes = list(pool.map(self._patch, todo))
@@ -268,31 +324,67 @@ class Marker:
     # -- helpers ------------------------------------------------------------------------------
 
     @staticmethod
-    def _already_marked(row: OutboxRow, invoice: Invoice) -> bool:
-        number = Marking.of(row).number
+    def _already_marked(item: Marking, invoice: Invoice) -> bool:
+        number = item.number
         if invoice.webServiceDate is None:
             return False
         return number is None or (invoice.invoiceNumber or "") == number
+
+    def _parts(self, row: OutboxRow) -> tuple[Marking | None, list[OutboxRow]]:
+        """The PATCH of a split invoice once every part is posted; else None and the parts
+        still on their way (skipped and voided rows are not waited for)."""
+        rows = self.store.outbox.for_autotask_ids([row.autotask_id], kinds=[row.kind])
+        live = [r for r in rows if r.state not in (S.SKIPPED, S.VOIDED)]
+        waiting = [r for r in live if r.state not in (S.POSTED, S.DONE)]
+        posted = [r for r in live if r.state is S.POSTED]
+        if waiting or not posted:
+            return None, waiting
+        return Marking.of_parts(posted), []
+
+    def _waiting(self, row: OutboxRow, waiting: Sequence[OutboxRow]) -> None:
+        """A part posted before the others: its history says what it waits for."""
+        info = (row.payload or {}).get(split.SPLIT_KEY) or {}
+        names = {o.get("tenant_id"): o.get("name") for o in info.get("organisations") or []}
+        others = "; ".join(
+            f"row {r.id} in {names.get(r.org) or r.org}, {r.state.value}" for r in waiting
+        )
+        detail = (
+            f"part {info.get('part', '?')} of {info.get('parts', '?')} is in Xero; Autotask"
+            f" invoice {row.autotask_id} is marked as sent once every part is (waiting for"
+            f" {others or 'the other parts'})"
+        )
+        try:
+            self.store.outbox.update(row.id, last_error=row.last_error, detail=detail)
+        except StoreError as exc:
+            log.info("%s: %s", label(row), exc)
 
     def _read(self, ids: Sequence[int]) -> dict[int, Invoice]:
         found = self.autotask.records_in(Invoice, "id", ids, include_fields=CONFIRM_FIELDS)
         return {invoice.id: invoice for invoice in found}
 
     def _done(self, item: Marking, detail: str) -> None:
-        try:
-            self.store.outbox.transition(item.id, S.DONE, detail=detail, expected_from=S.POSTED)
-        except StoreError as exc:
-            log.info("%s: %s", item.label, exc)
-            return
-        self.report.add("marked")
+        if item.parts:
+            detail += f" once all {len(item.parts)} parts were in Xero{item.note}"
+        for row_id in item.rows:
+            try:
+                self.store.outbox.transition(row_id, S.DONE, detail=detail, expected_from=S.POSTED)
+            except StoreError as exc:
+                log.info("%s: %s", item.label, exc)
+                continue
+            self.report.add("marked")
         log.info("%s %s", item.label, detail)
 
     def _failed(self, item: Marking, error: str) -> None:
         retry_at = self.retry.next_attempt_at(max(item.attempts, 1), self.now())
-        try:
-            self.store.outbox.record_failure(item.id, error=error, retry_at=retry_at)
-        except StoreError as exc:
-            log.info("%s: %s", item.label, exc)
+        recorded = False
+        for row_id in item.rows:
+            try:
+                self.store.outbox.record_failure(row_id, error=error, retry_at=retry_at)
+            except StoreError as exc:
+                log.info("%s: %s", item.label, exc)
+                continue
+            recorded = True
+        if not recorded:
             return
         self.report.add("mark_failed")
         log.warning(

@@ -15,7 +15,7 @@ A key may also be set for one organisation as ``<key>:<tenant id>``, which wins 
 | ``days_back`` | whole number of days | ATX_DAYS_BACK |
 | ``default_org`` | tenant id for invoices no routing decides | the only connected organisation |
 | ``routing_udf_name`` | the company user-defined field the ``routing_udf`` mappings read | none |
-| ``mixed_invoice`` | ``block``: invoices mixing organisations are held | ``block`` |
+| ``mixed_invoice`` | ``block`` (held) / ``split`` (a document per organisation) | ``block`` |
 | ``default_sales_account`` * | account Code | ``200`` when it is an active revenue account |
 | ``default_branding_theme_id`` * | BrandingThemeID | Xero's default theme |
 | ``tax_mapping_enabled`` * | true / false | true |
@@ -25,6 +25,11 @@ A key may also be set for one organisation as ``<key>:<tenant id>``, which wins 
 | ``catalog_max_age_hours`` | number | 24 |
 | ``item_sync`` | ``off`` / ``create`` (missing items only) / ``create_update`` | ``off`` |
 | ``sync_expenses`` | true / false (approved expense reports as Xero bills) | false |
+| ``sync_purchase_orders`` | true / false (Autotask purchase orders to Xero) | false |
+| ``po_trigger_status`` | ``submitted`` / ``partially_received`` / ``received`` | ``submitted`` |
+| ``po_document`` | ``purchase_order`` / ``bill`` | ``purchase_order`` |
+| ``po_status`` | ``DRAFT`` / ``SUBMITTED`` / ``AUTHORISED`` | ``DRAFT`` |
+| ``po_cogs_account`` * / ``po_freight_account`` * | account Code for PO lines / freight | none |
 
 (* also per organisation.) A value of the wrong type is ignored with a warning in the log, so a
 bad entry cannot stop the sync; the default applies.
@@ -42,6 +47,7 @@ from agent.config import Settings
 from agent.mapping import MappingOptions, OrgCatalog
 from agent.mapping.catalog import account_problem, tax_rate_problem, text
 from agent.mapping.inputs import Numbering, Status
+from agent.mapping.purchase_orders import PO_DOCUMENTS, PO_STATUSES, PO_TRIGGERS
 
 log = logging.getLogger("atx.sync")
 
@@ -50,8 +56,10 @@ NUMBERINGS: tuple[str, ...] = get_args(Numbering)
 DEFAULT_SALES_ACCOUNT = "200"
 DEFAULT_EXEMPT_TAX_TYPE = "EXEMPTOUTPUT"
 DEFAULT_CATALOG_MAX_AGE_HOURS = 24.0
-# ``mixed_invoice``: only "block" is built (a split into one document per organisation is not).
-MIXED_CHOICES: tuple[str, ...] = ("block",)
+# ``mixed_invoice`` (``agent.sync.routing``): an invoice whose lines of business are routed to
+# different organisations is held ("block"), or split into one document per organisation
+# ("split", ``agent.sync.split``).
+MIXED_CHOICES: tuple[str, ...] = ("block", "split")
 # ``item_sync`` (issue 5 §3, ``agent.sync.items``): Autotask products and services as Xero items.
 ITEM_SYNC_CHOICES: tuple[str, ...] = ("off", "create", "create_update")
 
@@ -73,7 +81,14 @@ RUNTIME_KEYS: tuple[str, ...] = (
     "catalog_max_age_hours",
     "item_sync",
     "sync_expenses",
+    "sync_purchase_orders",
+    "po_trigger_status",
+    "po_document",
+    "po_status",
+    "po_cogs_account",
+    "po_freight_account",
 )
+PO_TRIGGER_CHOICES: tuple[str, ...] = tuple(PO_TRIGGERS)
 
 
 # Run-time keys that are also ATX_* settings: given in the environment, the environment wins.
@@ -155,6 +170,10 @@ class SyncOptions:
     mixed_invoice: str = "block"
     item_sync: str = "off"
     sync_expenses: bool = False
+    sync_purchase_orders: bool = False
+    po_trigger_status: str = "submitted"
+    po_document: str = "purchase_order"
+    po_status: str = "DRAFT"
 
     @classmethod
     def resolve(cls, settings: Settings, runtime: RuntimeView) -> SyncOptions:
@@ -170,6 +189,11 @@ class SyncOptions:
             mixed_invoice=runtime.choice("mixed_invoice", MIXED_CHOICES) or MIXED_CHOICES[0],
             item_sync=runtime.choice("item_sync", ITEM_SYNC_CHOICES) or ITEM_SYNC_CHOICES[0],
             sync_expenses=bool(runtime.flag("sync_expenses")),
+            sync_purchase_orders=bool(runtime.flag("sync_purchase_orders")),
+            po_trigger_status=runtime.choice("po_trigger_status", PO_TRIGGER_CHOICES)
+            or PO_TRIGGER_CHOICES[0],
+            po_document=runtime.choice("po_document", PO_DOCUMENTS) or PO_DOCUMENTS[0],
+            po_status=runtime.choice("po_status", PO_STATUSES) or PO_STATUSES[0],
         )
 
 

@@ -36,6 +36,7 @@ class OrgInfo:
     name: str
     base_currency: str
     country_code: str
+    short_code: str = ""  # Xero's "!abc12" code (deep links); "" when unknown
 
     def to_dict(self) -> dict[str, str]:
         return dataclasses.asdict(self)
@@ -94,7 +95,7 @@ def organisation_info(xero: XeroClient, store: Store, tenant_id: str) -> OrgInfo
 
 def _remember(store: Store, xero: XeroClient, tenant_id: str) -> OrgInfo:
     org = xero.organisation(tenant_id)
-    info = OrgInfo(tenant_id, org.name, org.base_currency, org.country_code)
+    info = OrgInfo(tenant_id, org.name, org.base_currency, org.country_code, org.short_code or "")
     store.cursors.set(ORG_STREAM, canonical_json(info.to_dict()), tenant_id)
     return info
 

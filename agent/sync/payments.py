@@ -25,6 +25,11 @@ Each cycle, after posting and marking:
    again until Xero changes. A ``paidDate`` we did not write is never cleared.
 
 Nothing to do costs one Xero call per organisation (two, once an hour) and no Autotask call.
+
+A split invoice (``agent.sync.split``) has a balance per part, each in its organisation; Autotask
+has one ``paidDate``: set when every part is fully paid, to the latest of their days, and cleared
+when a deleted payment reopens any part. The date is written once for the invoice and recorded on
+every part (``WriteTarget``).
 """
 
 from __future__ import annotations
@@ -41,8 +46,8 @@ from typing import Any
 
 from agent.autotask import AutotaskBudgetExhausted, AutotaskClient, AutotaskError
 from agent.autotask.records import Invoice
-from agent.store import Store, TenantInfo
-from agent.store.payments import InvoiceBalance, PaymentRecord, PostedInvoice
+from agent.store import OutboxKind, OutboxState, Store, TenantInfo
+from agent.store.payments import InvoiceBalance, PaymentRecord, PostedInvoice, refused_key
 from agent.sync.report import CycleReport
 from agent.xero import XeroClient, XeroError, XeroOrgPaused
 from agent.xero.payments import xero_date, xero_moment
@@ -188,6 +193,43 @@ def _money(value: Any, default: Decimal = Decimal(0)) -> Decimal:
         return default.quantize(CENT)
 
 
+@dataclass(frozen=True)
+class WriteTarget:
+    """One Autotask invoice whose ``paidDate`` must change: ``record`` holds what to write
+    (for a split invoice, its parts' figures together) and ``outbox_ids`` the rows it is recorded
+    on (every part of a split invoice)."""
+
+    record: PaymentRecord
+    outbox_ids: tuple[int, ...]
+
+    @property
+    def split(self) -> bool:
+        return len(self.outbox_ids) > 1
+
+
+def combined(parts: Sequence[PaymentRecord | None]) -> PaymentRecord | None:
+    """A split invoice's payment state from its parts' (None: a part Xero showed no payment
+    on yet): fully paid on the latest part's day when every part is; the ``paidDate`` written is
+    the one recorded on its parts."""
+    have = [p for p in parts if p is not None]
+    if not have:
+        return None
+    complete = all(p is not None and p.paid_on is not None for p in parts)
+    wanted = max(p.paid_on for p in have if p.paid_on is not None) if complete else None
+    written = [p.paid_date_set for p in have if p.paid_date_set is not None]
+    wanted_key = refused_key(wanted)
+    refused = wanted_key if any(p.refused_for == wanted_key for p in have) else None
+    due = sum((p.amount_due or Decimal(0) for p in have), Decimal(0))
+    return replace(
+        have[0],
+        paid_on=wanted,
+        paid_date_set=max(written) if written else None,
+        refused_for=refused,
+        amount_due=due,
+        problem=next((p.problem for p in have if p.problem), None),
+    )
+
+
 # -- the step -----------------------------------------------------------------------------------
 
 
@@ -293,24 +335,65 @@ class PaymentsBack:
 
     # -- 3: Autotask ----------------------------------------------------------------------------
 
+    def targets(self, rows: Sequence[PaymentRecord]) -> list[WriteTarget]:
+        """The invoices to write: one per row, or one per split invoice (its parts together),
+        left out when the parts together need nothing (no Autotask call)."""
+        invoice = OutboxKind.INVOICE.value
+        shared = self.store.outbox.shared({r.autotask_id for r in rows}, [OutboxKind.INVOICE])
+        found = [
+            WriteTarget(r, (r.outbox_id,))
+            for r in rows
+            if (invoice, str(r.autotask_id)) not in shared
+        ]
+        split_ids = sorted({r.autotask_id for r in rows if (invoice, str(r.autotask_id)) in shared})
+        if not split_ids:
+            return found
+        parts: dict[int, list[int]] = {}
+        for doc in self.store.outbox.for_autotask_ids(split_ids, kinds=[OutboxKind.INVOICE]):
+            if doc.state not in (OutboxState.SKIPPED, OutboxState.VOIDED):
+                parts.setdefault(int(doc.autotask_id), []).append(doc.id)
+        records = self.store.payments.get_many(i for ids in parts.values() for i in ids)
+        for ids in parts.values():
+            together = combined([records.get(i) for i in ids])
+            if together is None:
+                continue
+            mine = tuple(i for i in ids if i in records)
+            if together.paid_on == together.paid_date_set:
+                # Autotask shows what the parts together say: parts recorded behind (a crash
+                # between two records) catch up, without a write.
+                for i in mine:
+                    if records[i].paid_date_set != together.paid_date_set:
+                        self.store.payments.record_written(
+                            i, together.paid_date_set, "paidDate of the split invoice recorded"
+                        )
+                continue
+            if together.refused_for is not None:
+                continue  # Autotask refused this value: not tried again until Xero changes
+            found.append(WriteTarget(together, mine))
+        return sorted(found, key=lambda t: t.record.outbox_id)
+
     def write_back(self) -> None:
-        rows = self.store.payments.to_write()
-        if not rows:
+        pending = self.store.payments.to_write()
+        if not pending:
             return
-        current = self._read([r.autotask_id for r in rows])
-        todo: list[PaymentRecord] = []
-        for row in rows:
+        targets = self.targets(pending)
+        if not targets:
+            return
+        current = self._read([t.record.autotask_id for t in targets])
+        todo: list[WriteTarget] = []
+        for target in targets:
+            row = target.record
             shown = current.get(row.autotask_id)
             if shown is None:
-                self._problem(row, self._unreadable(row), refused=False)
+                self._problem(target, self._unreadable(row), refused=False)
                 continue
             shown_day = None if shown.paidDate is None else shown.paidDate.date()
             if shown_day == row.paid_on:
-                self._written(row, already=True)
+                self._written(target, already=True)
             elif row.paid_on is None and shown_day != row.paid_date_set:
                 # Someone changed it since we set it: theirs is left alone.
                 self._problem(
-                    row,
+                    target,
                     f"a Xero payment was deleted and invoice {self._name(row)} is open again"
                     f" ({row.amount_due} due), but Autotask shows paidDate {shown_day}, not the"
                     f" {row.paid_date_set} the agent set: the agent leaves it alone; clear it in"
@@ -318,29 +401,30 @@ class PaymentsBack:
                     refused=True,
                 )
             else:
-                todo.append(row)
+                todo.append(target)
         if not todo or self.stop.is_set():
             return
         with ThreadPoolExecutor(PARALLEL_PATCHES, thread_name_prefix="atx-paid") as pool:
-            outcomes = list(pool.map(self._patch, todo))
-        sent = [row for row, outcome in zip(todo, outcomes, strict=True) if outcome is None]
-        for row, outcome in zip(todo, outcomes, strict=True):
+            outcomes = list(pool.map(self._patch, [t.record for t in todo]))
+        sent = [t for t, outcome in zip(todo, outcomes, strict=True) if outcome is None]
+        for target, outcome in zip(todo, outcomes, strict=True):
             if outcome is not None:
-                self._problem(row, outcome, refused=False)
+                self._problem(target, outcome, refused=False)
         if not sent:
             return
-        after = self._read([r.autotask_id for r in sent])
-        for row in sent:
+        after = self._read([t.record.autotask_id for t in sent])
+        for target in sent:
+            row = target.record
             shown = after.get(row.autotask_id)
             if shown is None:
-                self._problem(row, self._unreadable(row), refused=False)
+                self._problem(target, self._unreadable(row), refused=False)
                 continue
             shown_day = None if shown.paidDate is None else shown.paidDate.date()
             if shown_day == row.paid_on:
-                self._written(row, already=False)
+                self._written(target, already=False)
             elif row.paid_on is None:
                 self._problem(
-                    row,
+                    target,
                     f"a Xero payment was deleted and invoice {self._name(row)} is open again"
                     f" ({row.amount_due} due), but Autotask would not clear its paidDate"
                     f" {shown_day}: clear Paid Date on the invoice in Autotask by hand (the API"
@@ -349,7 +433,7 @@ class PaymentsBack:
                 )
             else:
                 self._problem(
-                    row,
+                    target,
                     f"invoice {self._name(row)} is paid in Xero on {row.paid_on} but Autotask did"
                     f" not take paidDate (it shows {shown_day}): check the API user may edit"
                     " invoices, or set Paid Date in Autotask by hand",
@@ -382,20 +466,31 @@ class PaymentsBack:
                 found[invoice.id] = invoice
         return found
 
-    def _written(self, row: PaymentRecord, *, already: bool) -> None:
+    def _written(self, target: WriteTarget, *, already: bool) -> None:
+        row = target.record
         how = "Autotask already shows" if already else "set in Autotask:"
+        parts = len(target.outbox_ids)
         if row.paid_on is None:
             shown = "Autotask shows no paidDate" if already else "paidDate cleared in Autotask"
             detail = f"payment deleted in Xero ({row.amount_due} due): {shown}"
+            if target.split:
+                detail += f" (split invoice: a part of {parts} is open again)"
             self.report.add("paid_dates_cleared")
         else:
             detail = f"paid in Xero: {how} paidDate {row.paid_on.isoformat()}"
+            if target.split:
+                detail += f" (split invoice: all {parts} parts paid, the last on that day)"
             self.report.add("paid_dates_set")
-        self.store.payments.record_written(row.outbox_id, row.paid_on, detail)
+        for outbox_id in target.outbox_ids:
+            self.store.payments.record_written(outbox_id, row.paid_on, detail)
         log.info("payments: invoice %s: %s", self._name(row), detail)
 
-    def _problem(self, row: PaymentRecord, problem: str, *, refused: bool) -> None:
-        self.store.payments.record_problem(row.outbox_id, problem, refused=refused)
+    def _problem(self, target: WriteTarget, problem: str, *, refused: bool) -> None:
+        row = target.record
+        for outbox_id in target.outbox_ids:
+            self.store.payments.record_problem(
+                outbox_id, problem, refused=refused, wanted=row.paid_on if target.split else ""
+            )
         self.report.add("payment_write_failed")
         log.warning("payments: invoice %s: %s", self._name(row), problem)
 

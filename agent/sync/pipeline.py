@@ -205,7 +205,8 @@ class CyclePipeline:
             for context in self._contexts.values():
                 remember_context(store, context)
             store.cursors.set(CONTEXT_STREAM, self._routing_fingerprint, ROUTING_KEY)
-        posting.submit(self._post, None if scope is None else sorted(scope))
+        # (The named invoice's rows again: splitting it may have added rows for its parts.)
+        posting.submit(self._post, None if only is None else sorted(engine.rows_of(only)))
         posting.finish()
 
     def _map_chunk(

@@ -30,6 +30,10 @@ class CycleReport:
     items_created: int = 0  # Xero items created from Autotask products/services (item_sync)
     items_updated: int = 0  # Xero items updated (item_sync = create_update)
     bills_created: int = 0  # Xero bills from approved Autotask expense reports (sync_expenses)
+    # Purchase orders (agent/sync/purchase_orders.py), as Xero purchase orders or bills
+    po_created: int = 0
+    po_updated: int = 0  # changed in Autotask while still a draft in Xero, or the user's choice
+    po_changed: int = 0  # changes found on draft documents (each is then updated)
     posted: int = 0  # created (or, for a resync, updated) in Xero
     adopted: int = 0  # found in Xero by a lookup after an unknown outcome
     released: int = 0  # claimed rows given back untried (pause, stop)

@@ -6,8 +6,11 @@ which, for the dry run and the queue detail):
 1. line of business: Autotask invoices carry none, their billing items do
    (``organizationalLevelAssociationID``, autotask-api §8). ``routing`` mappings send an
    association id to a tenant id. The organisations the invoice's routed lines name: one -> that
-   organisation; two or more -> a *mixed* invoice, held (setting ``mixed_invoice`` = ``block``,
-   the only value for now: splitting it into one document per organisation is not built);
+   organisation; two or more -> a *mixed* invoice: held (setting ``mixed_invoice`` = ``block``,
+   the default), or split (``split``): one part per organisation (``Split``), each with the lines
+   routed there; the lines without a routed line of business go where rules 2-5 send the
+   invoice (held when none does), joining that organisation's part or making one of their own.
+   Every part is a complete document in its organisation (``agent.sync.split``);
 2. customer: ``routing_company`` mappings, Autotask company id -> tenant id;
 3. a customer's user-defined field: the ``routing_udf_name`` setting names the company UDF,
    ``routing_udf`` mappings send its value (compared without case and outer spaces) to a tenant;
@@ -43,8 +46,8 @@ ROUTING_KINDS: tuple[str, ...] = (ROUTING, ROUTING_COMPANY, ROUTING_UDF, ROUTING
 # What ``build`` reads: the routing kinds, and the global currency mappings (rule 4's code).
 ROUTING_INPUT_KINDS: frozenset[str] = frozenset({*ROUTING_KINDS, "currency"})
 # ``mixed_invoice``: what happens to an invoice whose lines of business go to different
-# organisations. Only "block" is built; "split" (one document per organisation) is not.
-MIXED_BLOCK = MIXED_CHOICES[0]
+# organisations: held ("block"), or split into one document per organisation ("split").
+MIXED_BLOCK, MIXED_SPLIT = MIXED_CHOICES
 WHERE = "Mappings → Routing"
 
 
@@ -55,11 +58,54 @@ class Routed:
 
 
 @dataclass(frozen=True, slots=True)
+class Part:
+    """One organisation's share of a split invoice (``mixed_invoice`` = ``split``)."""
+
+    org: str
+    rule: str  # why these lines go there (the routing rules that matched)
+    items: tuple[int, ...]  # billing item ids, ascending
+    lines_of_business: tuple[int, ...]  # the routed association ids among them
+    index: int  # 1-based, in the order of the parts' first billing item
+    count: int
+
+    @property
+    def title(self) -> str:
+        return f"part {self.index} of {self.count}"
+
+    def lines(self) -> str:
+        """Which lines it carries, for the history and the dry run."""
+        items = ", ".join(map(str, self.items))
+        noun = "billing item" if len(self.items) == 1 else "billing items"
+        text = f"{noun} {items}"
+        if self.lines_of_business:
+            lobs = ", ".join(map(str, self.lines_of_business))
+            text += f" (line(s) of business {lobs})"
+        return text
+
+
+@dataclass(frozen=True, slots=True)
+class Split:
+    """A mixed invoice as one document per organisation; every billing item is in one part."""
+
+    parts: tuple[Part, ...]
+
+    @property
+    def orgs(self) -> tuple[str, ...]:
+        return tuple(p.org for p in self.parts)
+
+    def part(self, org: str) -> Part | None:
+        return next((p for p in self.parts if p.org == org), None)
+
+
+@dataclass(frozen=True, slots=True)
 class Unroutable:
     reason: str  # "routing: ...", worded like mapping's block reasons
 
     def __str__(self) -> str:
         return self.reason
+
+
+Decision = Routed | Split | Unroutable
 
 
 def udf_key(value: str) -> str:
@@ -182,27 +228,53 @@ class RoutingTable:
 
     # -- the decision -------------------------------------------------------------------------
 
-    def route(self, snapshot: InvoiceSnapshot) -> Routed | Unroutable:
-        by_org: dict[str, list[int]] = {}
-        for item in snapshot.items:
-            association = item.organizationalLevelAssociationID
-            if association is not None and association in self.routes:
-                by_org.setdefault(self.routes[association], []).append(association)
+    def route(self, snapshot: InvoiceSnapshot) -> Routed | Split | Unroutable:
+        by_org = self._lines_of_business(snapshot)
         if len(by_org) > 1:
-            parts = "; ".join(
-                f'{sorted(set(by_org[o]))} to "{self.name(o)}"'
-                for o in sorted(by_org, key=self.name)
-            )
-            names = " and ".join(f'"{self.name(o)}"' for o in sorted(by_org, key=self.name))
+            if self.mixed == MIXED_SPLIT:
+                return self._split(snapshot, by_org)
             return Unroutable(
-                f"routing: the invoice mixes lines of business routed to {names} ({parts}); "
-                f"mixed invoices are held (setting mixed_invoice = {self.mixed}): route them to "
-                f"one organisation in {WHERE}, or skip the invoice"
+                f"routing: the invoice mixes lines of business routed to {self._names(by_org)}"
+                f" ({self._shares(by_org)}); mixed invoices are held (setting mixed_invoice ="
+                f" {self.mixed}): route them to one organisation in {WHERE}, or skip the invoice"
             )
         if by_org:
             org, associations = next(iter(by_org.items()))
             rule = f"line of business {sorted(set(associations))} routed to {self.name(org)}"
             return self._checked(org, rule)
+        found = self._by_invoice(snapshot)
+        if found is not None:
+            return found
+        if not self.connected:
+            return Unroutable(
+                "routing: no Xero organisation is connected; connect one (atx xero connect)"
+            )
+        return Unroutable(
+            "routing: no routing rule matches the invoice and no default organisation is set;"
+            f" in {WHERE} route one of: {', '.join(self._candidates(snapshot))};"
+            " or set the default organisation in Settings"
+        )
+
+    def _lines_of_business(self, snapshot: InvoiceSnapshot) -> dict[str, list[int]]:
+        """Organisation -> the routed line-of-business ids of the invoice's lines."""
+        by_org: dict[str, list[int]] = {}
+        for item in snapshot.items:
+            association = item.organizationalLevelAssociationID
+            if association is not None and association in self.routes:
+                by_org.setdefault(self.routes[association], []).append(association)
+        return by_org
+
+    def _names(self, by_org: Mapping[str, object]) -> str:
+        return " and ".join(f'"{self.name(o)}"' for o in sorted(by_org, key=self.name))
+
+    def _shares(self, by_org: Mapping[str, list[int]]) -> str:
+        return "; ".join(
+            f'{sorted(set(by_org[o]))} to "{self.name(o)}"' for o in sorted(by_org, key=self.name)
+        )
+
+    def _by_invoice(self, snapshot: InvoiceSnapshot) -> Routed | Unroutable | None:
+        """Rules 2-5 (customer, UDF, currency, default / only organisation); None: none
+        applies."""
         company = self.company_id(snapshot)
         if company is not None and company in self.companies:
             org = self.companies[company]
@@ -222,24 +294,82 @@ class RoutingTable:
         if len(self.connected) == 1:
             org = next(iter(self.connected))
             return Routed(org, f"the only connected organisation, {self.name(org)}")
-        if not self.connected:
-            return Unroutable(
-                "routing: no Xero organisation is connected; connect one (atx xero connect)"
-            )
-        return Unroutable(
-            "routing: no routing rule matches the invoice and no default organisation is set;"
-            f" in {WHERE} route one of: {', '.join(self._candidates(snapshot))};"
-            " or set the default organisation in Settings"
-        )
+        return None
 
-    def _candidates(self, snapshot: InvoiceSnapshot) -> list[str]:
-        """What the user could map to route this invoice, most specific first."""
+    def _split(self, snapshot: InvoiceSnapshot, by_org: dict[str, list[int]]) -> Split | Unroutable:
+        """One part per organisation (``mixed_invoice`` = ``split``), or why it is held."""
+        mixing = f"the invoice mixes lines of business routed to {self._names(by_org)}"
+        for org in sorted(by_org, key=self.name):
+            if org not in self.connected:
+                unconnected = sorted(set(by_org[org]))
+                return Unroutable(
+                    f"routing: {mixing} and is split (mixed_invoice = split), but lines of"
+                    f" business {unconnected} go to organisation {org}, which is not connected;"
+                    f" connect it, or change the routing in {WHERE}"
+                )
+        items = sorted(snapshot.items, key=lambda i: i.id)
+        loose = [
+            i.id
+            for i in items
+            if i.organizationalLevelAssociationID is None
+            or i.organizationalLevelAssociationID not in self.routes
+        ]
+        loose_org: str | None = None
+        loose_rule = ""
+        if loose:
+            found = self._by_invoice(snapshot)
+            shown = ", ".join(map(str, loose))
+            if found is None:
+                return Unroutable(
+                    f"routing: {mixing} and is split (mixed_invoice = split), but billing items"
+                    f" {shown} have no routed line of business and no other rule picks an"
+                    f" organisation for them; in {WHERE} route one of:"
+                    f" {', '.join(self._candidates(snapshot, loose))}; or set the default"
+                    " organisation in Settings"
+                )
+            if isinstance(found, Unroutable):
+                return Unroutable(f"{found.reason} (billing items {shown} of a split invoice)")
+            loose_org, loose_rule = found.org, found.rule
+        groups: dict[str, list[int]] = {}
+        for item in items:
+            association = item.organizationalLevelAssociationID
+            if association is not None and association in self.routes:
+                org = self.routes[association]
+            else:
+                assert loose_org is not None
+                org = loose_org
+            groups.setdefault(org, []).append(item.id)
+        parts: list[Part] = []
+        for index, (org, ids) in enumerate(groups.items(), start=1):
+            lobs: tuple[int, ...] = tuple(sorted(set(by_org.get(org, []))))
+            reasons = []
+            if lobs:
+                reasons.append(f"line(s) of business {list(lobs)} routed to {self.name(org)}")
+            if org == loose_org:
+                mine = [i for i in ids if i in loose]
+                reasons.append(
+                    f"billing item(s) {', '.join(map(str, mine))} without a routed line of"
+                    f" business: {loose_rule}"
+                )
+            rule = (
+                f"part {index} of {len(groups)} of a mixed invoice split (mixed_invoice ="
+                f" split): {'; '.join(reasons)}"
+            )
+            parts.append(Part(org, rule, tuple(ids), lobs, index, len(groups)))
+        return Split(tuple(parts))
+
+    def _candidates(
+        self, snapshot: InvoiceSnapshot, items: Sequence[int] | None = None
+    ) -> list[str]:
+        """What the user could map to route this invoice (or these of its billing items), most
+        specific first."""
         found: list[str] = []
         associations = sorted(
             {
                 i.organizationalLevelAssociationID
                 for i in snapshot.items
                 if i.organizationalLevelAssociationID is not None
+                and (items is None or i.id in items)
             }
         )
         if associations:

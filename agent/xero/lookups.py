@@ -9,6 +9,7 @@ clauses are kept shorter still.
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Sequence
+from datetime import date
 from typing import Any, TypeVar
 
 from agent.xero.errors import XeroNotFound
@@ -119,6 +120,41 @@ def find_purchase_order_by_number(
         reply = gateway.call(
             tenant_id, "get_purchase_order_by_number", purchase_order_number=number
         )
+    except XeroNotFound:
+        return None
+    found = _list(reply.body, "PurchaseOrders")
+    return found[0] if found else None
+
+
+def find_bills_by_reference(gateway: XeroGateway, tenant_id: str, reference: str) -> list[Record]:
+    """The bills (ACCPAY invoices, not deleted or voided) whose Reference is ``reference``."""
+    where = f'Type=="ACCPAY" AND Reference=={_quoted(reference)}'
+    reply = gateway.call(tenant_id, "get_invoices", where=where)
+    return [
+        dict(r)
+        for r in _list(reply.body, "Invoices")
+        if r.get("Type", "ACCPAY") == "ACCPAY"
+        and str(r.get("Reference") or "") == reference
+        and r.get("Status") not in ("DELETED", "VOIDED")
+    ]
+
+
+def find_purchase_orders_by_reference(
+    gateway: XeroGateway, tenant_id: str, reference: str, day: date
+) -> list[Record]:
+    """The purchase orders of ``day`` (not deleted) whose Reference is ``reference``: the
+    PurchaseOrders endpoint takes no ``where``, so one day's orders are read and compared."""
+    reply = gateway.call(tenant_id, "get_purchase_orders", date_from=day, date_to=day)
+    return [
+        dict(r)
+        for r in _list(reply.body, "PurchaseOrders")
+        if str(r.get("Reference") or "") == reference and r.get("Status") != "DELETED"
+    ]
+
+
+def get_purchase_order(gateway: XeroGateway, tenant_id: str, order_id: str) -> Record | None:
+    try:
+        reply = gateway.call(tenant_id, "get_purchase_order", purchase_order_id=order_id)
     except XeroNotFound:
         return None
     found = _list(reply.body, "PurchaseOrders")

@@ -1,11 +1,13 @@
 """Mappings: Autotask values (keys) to Xero values, one tab per kind, per organisation or for all.
 
 Keys come from ``/autotask/{name}``, values from the organisation's cached Xero catalogs; saving a
-mapping re-queues the blocked documents it unblocks, and the screen says how many.
+mapping re-queues the blocked documents it unblocks, and the screen says how many. The invoice
+mappings come first, then the routing rules, then those of purchase orders and expenses.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
@@ -29,6 +31,10 @@ from tui.screens.base import AgentScreen
 from tui.screens.picker import REMOVE, PickerScreen
 
 ALL = ""
+Entry = dict[str, Any]
+# BillingCodes.useType of an expense category. A tenant's picklist names its values; 4 is the
+# sandbox's (sandbox/seed_catalog.py). When no billing code has it, every code is offered.
+EXPENSE_CATEGORY_USE_TYPE = 4
 
 
 @dataclass(frozen=True)
@@ -41,11 +47,40 @@ class MappingKind:
     label_field: str
     per_org: bool = True
     key_catalog: str | None = None  # keys from this Xero catalog (Code, Description) instead
+    # Which entries of the key list are keys of this kind (and how they read), if not all.
+    select_keys: Callable[[list[Entry]], list[Entry]] | None = None
+
+    @property
+    def value_is_id(self) -> bool:
+        """The Xero value is a GUID (a contact, a branding theme): shown by its name."""
+        return self.value_field.endswith("ID")
 
 
 def routing_kind(kind: str, title: str, keys: tuple[str, ...] = (), **extra: Any) -> MappingKind:
     """A routing rule: Autotask value -> organisation, for every organisation ('')."""
     return MappingKind(kind, title, keys, None, "tenant_id", "name", per_org=False, **extra)
+
+
+def products_only(entries: list[Entry]) -> list[Entry]:
+    """``purchase_account`` keys: the products (``product:<id>``), not services or bundles."""
+    return [e for e in entries if str(e.get("id")).startswith("product:")]
+
+
+def expense_categories(entries: list[Entry]) -> list[Entry]:
+    """``expense_account`` keys: the billing codes that are expense categories (every code when
+    the list tells none apart)."""
+    found = [e for e in entries if e.get("use_type") == EXPENSE_CATEGORY_USE_TYPE]
+    return found or entries
+
+
+def people(entries: list[Entry]) -> list[Entry]:
+    """``expense_contact`` keys: resources, those no longer active marked so."""
+    return [
+        e
+        if e.get("active", True)
+        else {**e, "label": f"{e.get('label') or e.get('id')} (inactive)"}
+        for e in entries
+    ]
 
 
 KINDS: tuple[MappingKind, ...] = (
@@ -67,6 +102,34 @@ KINDS: tuple[MappingKind, ...] = (
     routing_kind("routing_company", "By customer", ("companies",)),
     routing_kind("routing_udf", "By UDF", ("udf_values",)),
     routing_kind("routing_currency", "By currency", key_catalog="currencies"),
+    # Purchase orders and expenses (Xero bills and purchase orders).
+    MappingKind(
+        "purchase_account",
+        "PO accounts",
+        ("products",),
+        "accounts",
+        "Code",
+        "Name",
+        select_keys=products_only,
+    ),
+    MappingKind(
+        "expense_account",
+        "Expense accounts",
+        ("billing_codes",),
+        "accounts",
+        "Code",
+        "Name",
+        select_keys=expense_categories,
+    ),
+    MappingKind(
+        "expense_contact",
+        "Expense people",
+        ("resources",),
+        "contacts",
+        "ContactID",
+        "Name",
+        select_keys=people,
+    ),
 )
 BY_KIND = {k.kind: k for k in KINDS}
 
@@ -89,7 +152,16 @@ class MappingsScreen(AgentScreen):
         Binding("f", "refresh_catalogs", "Refresh from Xero"),
         Binding("o", "focus_org", "Org"),
         Binding("r", "reload", "Reload"),
+        # Thirteen tabs do not fit 80 columns: the next / previous one from anywhere.
+        Binding("right_square_bracket", "tab(1)", "Next tab", show=False),
+        Binding("left_square_bracket", "tab(-1)", "Previous tab", show=False),
     ]
+
+    def action_tab(self, step: int) -> None:
+        tabs = self.query_one(TabbedContent)
+        ids = [f"tab-{k.kind}" for k in KINDS]
+        current = ids.index(tabs.active) if tabs.active in ids else 0
+        tabs.active = ids[(current + step) % len(ids)]
 
     def __init__(self) -> None:
         super().__init__()
@@ -220,6 +292,8 @@ class MappingsScreen(AgentScreen):
             found = self.keys[f"{name}?{udf}"]
         else:
             found = await self._keys(name)
+        if spec.select_keys is not None:
+            found = spec.select_keys(found)
         return [(str(e.get("id")), str(e.get("label") or e.get("id"))) for e in found]
 
     async def fetch(self) -> None:
@@ -251,7 +325,8 @@ class MappingsScreen(AgentScreen):
                 value = own.get(key)
                 inherited = shared.get(key) if value is None and org != ALL else None
                 table.rows_by_key[key] = (label, value, inherited)
-                table.add_row(label, self._value_cell(value, inherited, labels), key=key)
+                cell = self._value_cell(value, inherited, labels, by_name=spec.value_is_id)
+                table.add_row(label, cell, key=key)
             if table.row_count:
                 table.move_cursor(row=min(cursor, table.row_count - 1))
         mapped = sum(1 for _, v, _ in table.rows_by_key.values() if v)
@@ -263,12 +338,19 @@ class MappingsScreen(AgentScreen):
         self.query_one("#map-info", Static).update(info)
 
     @staticmethod
-    def _value_cell(value: str | None, inherited: str | None, labels: dict[str, str]) -> Text:
+    def _value_cell(
+        value: str | None, inherited: str | None, labels: dict[str, str], *, by_name: bool = False
+    ) -> Text:
+        """The Xero value as ``Code  Name``; by its name alone when it is a GUID (``by_name``),
+        which would fill the column and tell the user nothing."""
         if value:
             label = labels.get(value)
+            if label and by_name:
+                return Text(label)
             return Text(f"{value}  {label}" if label and label != value else value)
         if inherited:
-            return Text(f"{inherited} (all orgs)", style="dim")
+            shown = labels.get(inherited) if by_name else None
+            return Text(f"{shown or inherited} (all orgs)", style="dim")
         return Text("—", style="dim")
 
     # -- editing ----------------------------------------------------------------------------

@@ -195,6 +195,11 @@ class QueueScreen(AgentScreen):
         if self.next_cursor and event.cursor_row >= table.row_count - 10:
             self.load_more()
 
+    @on(QueueTable.NearEnd)
+    def _scrolled_near_end(self) -> None:
+        if self.next_cursor:
+            self.load_more()
+
     # -- live updates -----------------------------------------------------------------------
 
     def agent_event(self, event: AgentEvent) -> None:

@@ -24,13 +24,26 @@ if TYPE_CHECKING:
 OPTION_FIELDS: tuple[tuple[str, str], ...] = (
     ("invoice_status", "Invoice status in Xero"),
     ("sync_purchase_orders", "Purchase orders"),
+    ("po_trigger_status", "  sent once"),
+    ("po_document", "  sent as"),
+    ("po_status", "  status in Xero"),
     ("sync_expenses", "Expenses"),
     ("days_back", "Days back"),
     ("invoice_numbering", "Invoice numbering"),
     ("invoice_number_prefix", "Number prefix"),
     ("sync_interval_minutes", "Sync every (minutes)"),
 )
-STATUS_LABELS = {"DRAFT": "Draft", "SUBMITTED": "Awaiting Approval", "AUTHORISED": "Approved"}
+STATUS_LABELS = {
+    "DRAFT": "Draft",
+    "SUBMITTED": "Awaiting Approval",
+    "AUTHORISED": "Approved",
+    # purchase orders: the trigger status in Autotask, and what they become in Xero
+    "submitted": "Submitted",
+    "partially_received": "Partly received",
+    "received": "Received in full",
+    "purchase_order": "Purchase order",
+    "bill": "Bill",
+}
 ACCOUNT_FIELDS: tuple[tuple[str, str, str, str], ...] = (
     # setting, label, catalog, catalog field
     ("default_sales_account", "Default sales account", "accounts", "Code"),

@@ -7,6 +7,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from rich.text import Text
+from textual.message import Message
 from textual.widgets import DataTable
 from textual.widgets.data_table import RowDoesNotExist
 
@@ -43,11 +44,20 @@ def row_cells(item: dict[str, Any], orgs: dict[str, str] | None = None) -> tuple
 class QueueTable(DataTable[Any]):
     """Outbox rows; ``upsert`` adds or rewrites in place, ``drop`` removes one."""
 
+    class NearEnd(Message):
+        """Scrolled (mouse wheel, scroll bar) to within a screen of the last row loaded: the
+        screen loads the next page, as it does when the cursor nears the end."""
+
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(cursor_type="row", zebra_stripes=False, **kwargs)
         self.items: dict[str, dict[str, Any]] = {}
         self._cells: dict[str, tuple[Any, ...]] = {}
         self.org_labels: dict[str, str] = {}
+
+    def watch_scroll_y(self, old_value: float, new_value: float) -> None:
+        super().watch_scroll_y(old_value, new_value)
+        if new_value > old_value and new_value >= self.max_scroll_y - self.size.height:
+            self.post_message(self.NearEnd())
 
     def on_mount(self) -> None:
         for key, label, width in COLUMNS:

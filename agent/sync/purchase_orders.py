@@ -1,0 +1,572 @@
+"""Autotask purchase orders as Xero purchase orders or bills (issue 5 §2).
+
+Runs in each full cycle after the invoices, only when ``sync_purchase_orders`` is on; off (the
+default) costs nothing. Everything goes to the default organisation (``default_org``, else the
+only one connected), with that organisation's mappings.
+
+1. Autotask: one query for the orders that reached the trigger status (``po_trigger_status``:
+   submitted, partially received or received; never cancelled) and were submitted within
+   ``days_back``; one ``in`` query (per 500) for their items. Autotask keeps no modified date on
+   purchase orders, so the items of every order in the window are read each cycle to see changes.
+   Only when an order is new, not sent yet, or changed are its vendor, products, the currencies
+   and (bills) payment terms read: up to 4 more queries, none in a cycle without changes.
+2. The outbox: one row of kind ``purchase_order`` per order; its snapshot = the order, its items,
+   the vendor and products (``agent.mapping.purchase_orders`` builds the document). What is
+   missing blocks the row with a reason naming the fix; a blocked row is mapped again each cycle.
+3. A sent order that changed in Autotask (the document built from it differs from the one sent):
+   its document's status is read from Xero (1 call). Still DRAFT or SUBMITTED: the row goes back
+   to pending and the document is updated in place. Approved (or billed, paid, deleted): the row
+   is blocked with what changed, for the user to decide: retry applies the change to the Xero
+   document, skip keeps Xero's version.
+4. Xero: vendors without a contact get one first (``ContactMaker``, as customers do); new
+   documents are created 50 to a request, changed ones updated by their id. A row whose last
+   attempt had an unknown outcome first looks its document up by Reference (the PO number), so
+   a crash after the create never makes a second one.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import date, timedelta
+from decimal import Decimal
+from functools import cached_property
+from typing import TYPE_CHECKING, Any, NoReturn
+
+from agent.autotask import AutotaskBudgetExhausted, AutotaskError
+from agent.mapping.purchase_orders import (
+    PO_TRIGGERS,
+    MappedPurchase,
+    PoOptions,
+    build_purchase,
+    describe_change,
+    freight_of,
+    po_number,
+    unit_cost,
+)
+from agent.store import LeaseLost, OutboxKind, OutboxRow, OutboxState, StateConflict, Store
+from agent.store.canonical import content_hash
+from agent.store.outbox_model import SNAPSHOT_REPLACEABLE
+from agent.sync.contacts import ContactMaker
+from agent.sync.discover import internal_currency_code
+from agent.sync.envelope import Envelope
+from agent.sync.jobs import Job, Outcomes, RowOutcomes, claimed_chunks
+from agent.sync.options import RuntimeView, SyncOptions
+from agent.sync.report import CycleReport
+from agent.xero import MAX_BATCH, XeroAuthError, XeroError, XeroOrgPaused
+from agent.xero.lookups import (
+    find_bills_by_reference,
+    find_purchase_orders_by_reference,
+    get_invoice,
+    get_purchase_order,
+)
+
+if TYPE_CHECKING:
+    from agent.sync.engine import SyncEngine
+    from agent.sync.orgs import OrgContext
+
+log = logging.getLogger("atx.sync")
+S = OutboxState
+K = OutboxKind.PURCHASE_ORDER
+CLAIM_CHUNK = 500
+ALL = 1_000_000
+ORDER_FIELDS = (
+    "id",
+    "purchaseOrderNumber",
+    "vendorID",
+    "status",
+    "createDateTime",
+    "submitDateTime",
+    "freight",
+    "internalCurrencyFreight",
+    "paymentTerm",
+    "taxRegionID",
+    "vendorInvoiceNumber",
+    "latestEstimatedArrivalDate",
+    "shipToName",
+    "shipToAddress1",
+    "shipToAddress2",
+    "shipToCity",
+    "shipToState",
+    "shipToPostalCode",
+    "phone",
+)
+ITEM_FIELDS = (
+    "id",
+    "orderID",
+    "productID",
+    "quantity",
+    "unitCost",
+    "internalCurrencyUnitCost",
+    "memo",
+)
+PRODUCT_FIELDS = ("id", "name", "sku", "productBillingCodeID", "unitCost")
+VENDOR_FIELDS = (
+    "id",
+    "companyName",
+    "companyNumber",
+    "companyType",
+    "isActive",
+    "address1",
+    "address2",
+    "city",
+    "state",
+    "postalCode",
+    "phone",
+    "currencyID",
+)
+# Xero statuses in which a document is still a draft: a change in Autotask updates it.
+DRAFT_STATUSES = frozenset({"DRAFT", "SUBMITTED"})
+PURCHASE_ACCOUNT = "purchase_account"  # mapping: Autotask product id -> Xero account Code
+
+
+def source_of(snapshot: Mapping[str, Any]) -> str:
+    """What a change in Autotask is told by: the order and its items (not the vendor's or the
+    products' own records, which change for reasons of their own)."""
+    return content_hash({"order": snapshot.get("order"), "items": snapshot.get("items")})
+
+
+def noun(document: str) -> str:
+    return "bill" if document == "bill" else "purchase order"
+
+
+class _Halt(Exception):
+    """The organisation cannot take calls now: the rows still claimed were given back."""
+
+
+@dataclass
+class PurchaseOrderSync:
+    engine: SyncEngine
+    report: CycleReport
+    runtime: RuntimeView
+
+    @property
+    def store(self) -> Store:
+        return self.engine.store
+
+    def run(self, contexts: Mapping[str, OrgContext], options: SyncOptions) -> None:
+        ids = sorted(contexts)
+        if options.default_org in contexts:
+            org = str(options.default_org)
+        elif len(ids) == 1:
+            org = ids[0]
+        else:
+            self.report.error("purchase order sync: set default_org: more than one organisation")
+            return
+        self.context = contexts[org]
+        self.options = options
+        self.po = self._po_options(org)
+        try:
+            self._discover(org, options.days_back)
+        except AutotaskBudgetExhausted as exc:
+            self.report.defer(f"purchase order sync: {exc}")
+            return
+        except AutotaskError as exc:
+            self.report.error(f"purchase order sync: reading Autotask purchase orders: {exc}")
+            return
+        except (XeroOrgPaused, XeroAuthError) as exc:
+            if isinstance(exc, XeroOrgPaused):
+                self.report.pause(org, exc.until)
+            return
+        try:
+            self._post(org)
+        except _Halt:
+            return
+
+    @cached_property
+    def rows(self) -> RowOutcomes:
+        engine = self.engine
+        return RowOutcomes(engine.store, self.report, engine.retry, engine.owner, engine.now,
+                           "purchase order")  # fmt: skip
+
+    @cached_property
+    def outcomes(self) -> Outcomes:
+        engine = self.engine
+        return Outcomes(engine.store, self.report, engine.retry, engine.owner, engine.now,
+                        self.context.name)  # fmt: skip
+
+    def _po_options(self, org: str) -> PoOptions:
+        entries = self.store.mappings.list_all(mapping_type=PURCHASE_ACCOUNT)
+        # Keyed by product id, or "product:<id>" as the products list names them.
+        accounts = {e.source_key.removeprefix("product:"): e.target for e in entries
+                    if e.org == ""}  # fmt: skip
+        accounts.update({e.source_key.removeprefix("product:"): e.target for e in entries
+                         if e.org == org})  # fmt: skip
+        runtime = self.runtime
+        return PoOptions(
+            document=self.options.po_document,
+            status=self.options.po_status,
+            cogs_account=(runtime.text("po_cogs_account", org, limit=10) or "").strip() or None,
+            freight_account=(runtime.text("po_freight_account", org, limit=10) or "").strip()
+            or None,
+            purchase_accounts=accounts,
+        )
+
+    # -- 1 and 2: Autotask and the outbox ---------------------------------------------------------
+
+    def _discover(self, org: str, days_back: int) -> None:
+        autotask, outbox = self.engine.autotask, self.store.outbox
+        statuses = list(PO_TRIGGERS[self.options.po_trigger_status])
+        since = self.engine.now().date() - timedelta(days=days_back)
+        filters: list[dict[str, Any]] = [
+            {"op": "in", "field": "status", "value": statuses},
+            {"op": "gte", "field": "submitDateTime", "value": since.isoformat()},
+        ]
+        orders: list[dict[str, Any]] = [
+            {k: o.get(k) for k in ORDER_FIELDS}
+            for o in autotask.query("PurchaseOrders", filters)
+            if o.get("status") in statuses
+        ]
+        if not orders:
+            return
+        items: dict[int, list[dict[str, Any]]] = {}
+        ids = [int(o["id"]) for o in orders]
+        for item in autotask.query_in("PurchaseOrderItems", "orderID", ids):
+            line = {k: item.get(k) for k in ITEM_FIELDS}
+            items.setdefault(int(item["orderID"]), []).append(line)
+        existing = {r.autotask_id: r for r in outbox.list_rows(kind=K, org=org, limit=ALL)}
+        work: list[tuple[dict[str, Any], OutboxRow | None]] = []
+        for order in orders:
+            lines = sorted(items.get(int(order["id"]), []), key=lambda i: int(i["id"]))
+            snapshot: dict[str, Any] = {"order": order, "items": lines}
+            row = existing.get(str(order["id"]))
+            if self._needs_work(row, snapshot):
+                work.append((snapshot, row))
+        if not work:
+            return
+        self._enrich([s for s, _ in work])
+        for snapshot, row in work:
+            if row is not None and _follows(row):
+                self._changed(row, snapshot)
+            else:
+                found = outbox.upsert_discovered(K, str(snapshot["order"]["id"]), org, snapshot)
+                if found.state in (S.DISCOVERED, S.PENDING, S.BLOCKED):
+                    self._map(found, snapshot)
+
+    def _needs_work(self, row: OutboxRow | None, snapshot: Mapping[str, Any]) -> bool:
+        if row is None:
+            return True
+        changed = source_of(row.snapshot) != source_of(snapshot)
+        if row.state is S.DONE or _awaiting_decision(row):
+            return changed
+        if row.state in (S.DISCOVERED, S.PENDING):
+            return changed or row.payload is None
+        if row.state is S.BLOCKED:
+            return True  # mapped again: a mapping or setting may have been fixed
+        return changed and row.state in SNAPSHOT_REPLACEABLE and row.state is not S.SKIPPED
+
+    def _enrich(self, snapshots: Sequence[dict[str, Any]]) -> None:
+        """Vendor, products, the internal currency's code and (bills) payment term days."""
+        autotask = self.engine.autotask
+        vendor_ids = sorted({int(s["order"]["vendorID"]) for s in snapshots
+                             if s["order"].get("vendorID") is not None})  # fmt: skip
+        product_ids = sorted({int(i["productID"]) for s in snapshots for i in s["items"]
+                              if i.get("productID") is not None})  # fmt: skip
+        vendors = {
+            int(c["id"]): {k: c.get(k) for k in VENDOR_FIELDS}
+            for c in autotask.query_in("Companies", "id", vendor_ids)
+        }
+        products = {
+            str(p["id"]): {k: p.get(k) for k in PRODUCT_FIELDS}
+            for p in autotask.query_in("Products", "id", product_ids)
+        }
+        currency = self._internal_currency()
+        terms: dict[int, int] = {}
+        if self.po.document == "bill":
+            for term in autotask.query("PaymentTerms", [{"op": "exist", "field": "id"}]):
+                days = term.get("paymentDueInDays")
+                if isinstance(days, int):
+                    terms[int(term["id"])] = days
+        for snapshot in snapshots:
+            order = snapshot["order"]
+            vendor_id = order.get("vendorID")
+            snapshot["vendor"] = vendors.get(int(vendor_id)) if vendor_id is not None else None
+            snapshot["products"] = {
+                str(i["productID"]): products[str(i["productID"])]
+                for i in snapshot["items"]
+                if i.get("productID") is not None and str(i["productID"]) in products
+            }
+            snapshot["currency"] = currency
+            # For the queue (number, vendor, total ex tax, currency code), not for mapping.
+            snapshot["currency_code"] = currency
+            snapshot["total"] = str(_total(snapshot))
+            term = order.get("paymentTerm")
+            if self.po.document == "bill" and term is not None and int(term) in terms:
+                snapshot["payment_term_days"] = terms[int(term)]
+
+    def _internal_currency(self) -> str | None:
+        return internal_currency_code(self.engine.autotask, self.context.tables.currencies)
+
+    def _build(self, snapshot: Mapping[str, Any]) -> MappedPurchase | list[str]:
+        context = self.context
+        return build_purchase(snapshot, context.tables, context.catalog, self.po,
+                              self.engine.now().date())  # fmt: skip
+
+    def _payload(self, mapped: MappedPurchase, **extra: Any) -> dict[str, Any]:
+        return {
+            "kind": K.value,
+            "version": 1,
+            "document": self.po.document,
+            "payload": mapped.document,
+            "company_id": mapped.company_id,
+            "new_contact": mapped.new_contact,
+            "provenance": mapped.provenance,
+            "contact_rule": mapped.contact_rule,
+            "warnings": mapped.warnings,
+            **extra,
+        }
+
+    def _map(self, row: OutboxRow, snapshot: Mapping[str, Any]) -> None:
+        built = self._build(snapshot)
+        self.rows.mapped(row, built if isinstance(built, list) else self._payload(built))
+
+    # -- 3: a sent order changed in Autotask -------------------------------------------------------
+
+    def _changed(self, row: OutboxRow, snapshot: Mapping[str, Any]) -> None:
+        """``row``'s document is in Xero (done, or blocked after a change): follow the order."""
+        outbox = self.store.outbox
+        number = po_number(snapshot["order"])
+        stored = row.payload or {}
+        posted = stored.get("posted") if row.state is S.BLOCKED else stored.get("payload")
+        posted = posted if isinstance(posted, dict) else None
+        built = self._build(snapshot)
+        if isinstance(built, list):
+            reasons = [f"purchase order {number} changed in Autotask after it was sent", *built]
+            kept = {"kind": K.value, "document": stored.get("document"), "posted": posted}
+            if row.state is S.DONE:
+                outbox.follow_source(row.id, snapshot, S.BLOCKED, block_reasons=reasons,
+                                     payload=kept, detail="blocked: " + reasons[1])  # fmt: skip
+                self.report.add("blocked")
+            elif tuple(reasons) != row.block_reasons:
+                outbox.follow_source(row.id, snapshot, None, block_reasons=reasons,
+                                     payload=kept, detail="blocked")  # fmt: skip
+            return
+        document = built.document
+        refused = stored.get("payload") if not stored.get("decision") else None
+        if (
+            row.state is S.BLOCKED
+            and isinstance(refused, dict)
+            and content_hash(refused) == content_hash(document)
+        ):
+            return  # Xero refused exactly this update; nothing it is built from changed
+        if posted is not None and content_hash(posted) == content_hash(document):
+            # Nothing the Xero document is built from changed (a field we do not send).
+            if row.state is S.DONE:
+                same = "changed in Autotask; the Xero document is the same"
+                outbox.follow_source(row.id, snapshot, None, detail=same)
+            else:
+                outbox.follow_source(row.id, snapshot, S.SKIPPED,
+                                     detail="the change was undone in Autotask: the Xero document"
+                                     " matches the order again")  # fmt: skip
+            return
+        changes = describe_change(posted, document) if posted is not None else []
+        what = "; ".join(changes) or "the document built from it differs from the one sent"
+        status = self._xero_status(row)
+        kind = noun(str(stored.get("document") or self.po.document))
+        if status in DRAFT_STATUSES:
+            outbox.follow_source(row.id, snapshot, S.PENDING,
+                                 payload=self._payload(built, posted=posted),
+                                 detail=f"changed in Autotask ({what}); still {status} in Xero:"
+                                 f" the {kind} is updated")  # fmt: skip
+            self.report.add("po_changed")
+            log.info("purchase order %s changed in Autotask; its Xero %s (%s) is updated",
+                     number, kind, status)  # fmt: skip
+            return
+        shown = (status or "missing").lower()
+        reason = (
+            f"purchase order {number} changed in Autotask after its Xero {kind} was {shown}:"
+            f" {what}; retry to apply the change to the {kind} in Xero, or skip to keep Xero's"
+            " version"
+        )
+        payload = self._payload(built, posted=posted, decision=True, xero_status=status)
+        to_state = S.BLOCKED if row.state is S.DONE else None
+        if to_state is None and row.block_reasons == (reason,):
+            return
+        outbox.follow_source(row.id, snapshot, to_state, payload=payload, block_reasons=[reason],
+                             detail="blocked: " + reason)  # fmt: skip
+        if to_state is not None:
+            self.report.add("blocked")
+        log.warning("purchase order %s: %s", number, reason)
+
+    def _xero_status(self, row: OutboxRow) -> str | None:
+        gateway, org = self.engine.xero.gateway, row.org
+        if not row.xero_id:
+            return None
+        document = str((row.payload or {}).get("document") or self.po.document)
+        if document == "bill":
+            found = get_invoice(gateway, org, row.xero_id)
+        else:
+            found = get_purchase_order(gateway, org, row.xero_id)
+        return str(found.get("Status")) if found else None
+
+    # -- 4: Xero ----------------------------------------------------------------------------------
+
+    def _post(self, org: str) -> None:
+        def give_back(rows: list[OutboxRow]) -> None:
+            self._give_back([self._job(r) for r in rows], "not mapped yet")
+
+        for rows in claimed_chunks(self.engine, self.report, org, K, CLAIM_CHUNK, give_back):
+            self._chunk(org, [self._job(row) for row in rows])
+
+    def _job(self, row: OutboxRow) -> Job:
+        data = row.payload or {}
+        job = Job(row, Envelope(data))
+        if isinstance(data.get("payload"), dict):
+            job.document = dict(Envelope(data).document)
+        return job
+
+    def _chunk(self, org: str, jobs: list[Job]) -> None:
+        ready: list[Job] = []
+        for job in jobs:
+            if not job.document:
+                self.outcomes.release(job, "not mapped yet")
+                continue
+            if job.row.needs_lookup and not job.row.xero_id:
+                try:
+                    found = self._lookup(org, job)
+                except (XeroOrgPaused, XeroAuthError) as exc:
+                    self._halt(org, jobs, exc)
+                except XeroError as exc:
+                    self.outcomes.failed(job, f"looking it up in Xero: {exc}", needs_lookup=True)
+                    continue
+                if found is not None:
+                    self._done(job, found, "found in Xero")
+                    continue
+            ready.append(job)
+        if not ready:
+            return
+        maker = ContactMaker(self.store, self.engine.xero, org, self.context.name, self.outcomes,
+                             self.report, lambda exc: self._halt(org, jobs, exc))  # fmt: skip
+        maker.run(ready)
+        live = [j for j in ready if not j.done]
+        creates = [j for j in live if not j.row.xero_id]
+        updates = [j for j in live if j.row.xero_id]
+        for group, upsert in ((creates, False), (updates, True)):
+            for start in range(0, len(group), MAX_BATCH):
+                self._send(org, group[start : start + MAX_BATCH], jobs, upsert=upsert)
+
+    def _lookup(self, org: str, job: Job) -> dict[str, Any] | None:
+        document = job.document
+        reference = str(document.get("Reference") or "")
+        gateway = self.engine.xero.gateway
+        if job.env.data.get("document") == "bill":
+            found = find_bills_by_reference(gateway, org, reference)
+        else:
+            day = date.fromisoformat(str(document.get("Date")))
+            found = find_purchase_orders_by_reference(gateway, org, reference, day)
+        return found[0] if found else None
+
+    def _send(self, org: str, batch: list[Job], claimed: list[Job], *, upsert: bool) -> None:
+        engine = self.engine
+        live: list[Job] = []
+        for job in batch:
+            try:
+                self.store.outbox.extend_lease(job.row.id, engine.owner, engine.lease_seconds)
+            except LeaseLost as exc:
+                log.warning("row %s skipped: %s", job.row.id, exc)
+                job.done = True
+                continue
+            live.append(job)
+        if not live:
+            return
+        if engine.stop.is_set():
+            self._give_back(live, "the agent is stopping")
+            return
+        bill = live[0].env.data.get("document") == "bill"
+        kind = "invoice" if bill else "purchase_order"
+        id_field = "InvoiceID" if bill else "PurchaseOrderID"
+        documents = []
+        for job in live:
+            wire = dict(job.document)
+            if job.row.xero_id:
+                # An update keeps the document's status in Xero (an approved order stays
+                # approved; po_status is for new documents).
+                wire[id_field] = job.row.xero_id
+                wire.pop("Status", None)
+            documents.append(wire)
+        keys = [f"po:{j.row.id}:{j.row.payload_hash}:{j.row.attempts}" for j in live]
+        try:
+            results = engine.xero.post_documents(org, kind, documents, keys, upsert=upsert)
+        except (XeroOrgPaused, XeroAuthError) as exc:
+            self._halt(org, claimed, exc)
+        except XeroError as exc:
+            self.report.add("xero_writes")
+            for job in live:
+                self.outcomes.failed(job, str(exc), needs_lookup=not upsert)
+            return
+        self.report.add("xero_writes")
+        for job, result in zip(live, results, strict=True):
+            if result.ok and result.xero_id:
+                record = {**result.record, id_field: result.xero_id}
+                self._done(job, record, "updated in Xero" if upsert else "created in Xero")
+            elif result.request_rejected:
+                refused = "Xero refused the request: " + "; ".join(result.errors)
+                self.outcomes.failed(job, refused, needs_lookup=False)
+            else:
+                number = job.document.get("Reference")
+                reason = (
+                    f"purchase order {number}: Xero refused the {noun('bill' if bill else '')}: "
+                    + "; ".join(result.errors)
+                )
+                self.outcomes.blocked(job, [reason])
+
+    # -- outcomes ---------------------------------------------------------------------------------
+
+    def _give_back(self, jobs: Sequence[Job], why: str) -> None:
+        for job in jobs:
+            current = self.store.outbox.get(job.row.id)
+            if current is not None and current.state is S.POSTING:
+                self.outcomes.release(job, why)
+                self.report.add("released")
+
+    def _halt(self, org: str, jobs: Sequence[Job], exc: XeroError) -> NoReturn:
+        self._give_back([j for j in jobs if not j.done], f"Xero: {exc}")
+        if isinstance(exc, XeroOrgPaused):
+            self.report.pause(org, exc.until)
+        raise _Halt from exc
+
+    def _done(self, job: Job, record: Mapping[str, Any], how: str) -> None:
+        outbox, owner, row = self.store.outbox, self.engine.owner, job.row
+        bill = job.env.data.get("document") == "bill"
+        xero_id = str(record.get("InvoiceID" if bill else "PurchaseOrderID"))
+        number = record.get("InvoiceNumber" if bill else "PurchaseOrderNumber") or None
+        reference = str(job.document.get("Reference") or row.autotask_id)
+        what = f"{noun('bill' if bill else '')} for purchase order {reference} {how}"
+        sent = {**(row.payload or {}), "payload": job.document}
+        sent.pop("posted", None)
+        sent.pop("decision", None)
+        job.done = True
+        try:
+            with outbox.batch():
+                outbox.transition(row.id, S.POSTED, owner=owner, xero_id=xero_id,
+                                  xero_number=number, payload=sent, detail=what)  # fmt: skip
+                outbox.transition(row.id, S.DONE, detail=f"done: {what}")
+        except (LeaseLost, StateConflict) as exc:
+            log.warning("purchase order row %s: result not recorded: %s", row.id, exc)
+            return
+        self.report.add(
+            "po_updated" if how.startswith("updated") else
+            "adopted" if how.startswith("found") else "po_created"
+        )  # fmt: skip
+        log.info("%s (%s)", what, number or xero_id)
+
+
+def _total(snapshot: Mapping[str, Any]) -> Decimal:
+    """The order's total ex tax in the internal currency, as the queue shows it."""
+    total = freight_of(snapshot["order"])
+    for item in snapshot["items"]:
+        cost, quantity = unit_cost(item), item.get("quantity")
+        if cost is not None and isinstance(quantity, int | float):
+            total += (Decimal(str(quantity)) * cost).quantize(Decimal("0.01"))
+    return total.quantize(Decimal("0.01"))
+
+
+def _follows(row: OutboxRow) -> bool:
+    """The row's document is in Xero and the row is done, or blocked after a change: changes
+    in Autotask go through ``_changed`` (which asks Xero for the document's status)."""
+    return row.xero_id is not None and row.state in (S.DONE, S.BLOCKED)
+
+
+def _awaiting_decision(row: OutboxRow) -> bool:
+    return row.state is S.BLOCKED and bool((row.payload or {}).get("decision"))
