@@ -384,8 +384,9 @@ def test_kill_9_while_purchase_orders_are_posted_and_updated(tmp_path: Path) -> 
     """Purchase orders on; each round adds new orders in Autotask (some from a vendor Xero does
     not know yet) and changes others still in draft, then `atx sync --once` is killed right as
     Xero applies a purchase order write (before the agent hears the answer) or at a random
-    moment. After a last run to the end, every order is in Xero exactly once, with the lines
-    Autotask has now, and each new vendor has one contact."""
+    moment; every other round cancels an order already sent. After a last run to the end, every
+    order is in Xero exactly once, with the lines Autotask has now, each cancelled one deleted,
+    and each new vendor has one contact."""
     start = now()
 
     def purchase_orders_on(made: Rig, store: Store) -> None:
@@ -409,13 +410,14 @@ def test_kill_9_while_purchase_orders_are_posted_and_updated(tmp_path: Path) -> 
             i for i in autotask.records("PurchaseOrderItems") if i["orderID"] == template["id"]
         ]
 
-        def xero_state() -> tuple[tuple[str, str, tuple[float, ...]], ...]:
+        def xero_state() -> tuple[tuple[str, str, tuple[float, ...], str], ...]:
             with xero.lock:
                 return tuple(
                     (
                         str(d["PurchaseOrderID"]),
                         str(d["Reference"]),
                         tuple(float(line["Quantity"]) for line in d["LineItems"]),
+                        str(d["Status"]),
                     )
                     for d in xero.ledger(made.au).org.purchase_orders
                 )
@@ -471,6 +473,15 @@ def test_kill_9_while_purchase_orders_are_posted_and_updated(tmp_path: Path) -> 
                     if i["orderID"] == int(row.autotask_id)
                 )
                 autotask.update("PurchaseOrderItems", item["id"], quantity=item["quantity"] + 1)
+            # ... and one is cancelled: its draft is deleted in Xero.
+            still = [r for r in sent if autotask.get("PurchaseOrders", int(r.autotask_id))]
+            live = [
+                r
+                for r in still
+                if (autotask.get("PurchaseOrders", int(r.autotask_id)) or {})["status"] != 5
+            ]
+            if round_no % 2 and live:
+                autotask.update("PurchaseOrders", int(rng.choice(live).autotask_id), status=5)
             before = xero_state()
             agent = launch(env, log, "sync", "--once")
             at_write = rng.random() < 0.7
@@ -496,10 +507,20 @@ def test_kill_9_while_purchase_orders_are_posted_and_updated(tmp_path: Path) -> 
         assert final.wait(timeout=RUN_TIMEOUT) in (0, 1), log.read_text()[-3000:]
 
         documents = [d for d in xero_state()]
-        references = [reference for _, reference, _ in documents]
+        live = [d for d in documents if d[3] != "DELETED"]
+        references = [reference for _, reference, _, _ in live]
         triggered = [o for o in autotask.records("PurchaseOrders") if o["status"] in (2, 3, 4)]
         assert sorted(references) == sorted(o["purchaseOrderNumber"] for o in triggered)
-        by_reference = {reference: quantities for _, reference, quantities in documents}
+        cancelled = [
+            o["purchaseOrderNumber"]
+            for o in autotask.records("PurchaseOrders")
+            if o["status"] == 5 and o["id"] >= 7_000
+        ]
+        deleted = sorted(reference for _, reference, _, status in documents if status == "DELETED")
+        assert len(deleted) >= 3 and deleted == sorted(
+            c for c in cancelled if any(d[1] == c for d in documents)
+        )
+        by_reference = {reference: quantities for _, reference, quantities, _ in live}
         for order in triggered:
             items = sorted(
                 (i for i in autotask.records("PurchaseOrderItems") if i["orderID"] == order["id"]),

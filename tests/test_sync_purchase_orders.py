@@ -21,6 +21,7 @@ from agent.control.service import AgentService
 from agent.mapping.purchase_orders import describe_change, total_of
 from agent.store import OutboxKind, OutboxState, Store
 from agent.sync.maintenance import request_resync
+from sandbox.faults import Fault
 from sandbox.world import World
 
 S = OutboxState
@@ -422,3 +423,128 @@ def test_the_queue_shows_orders_and_the_decision_to_take(made: Rig) -> None:
     service.retry_row(row.id)  # the user applies the change
     cycle(made, store)
     assert xero_orders(made)[number]["LineItems"][0]["Quantity"] == item["quantity"] + 5
+
+
+def test_xero_failing_to_answer_for_a_changed_order_leaves_the_rest_of_the_cycle(
+    made: Rig,
+) -> None:
+    """The status of a changed order's document cannot be read: the cycle reports it and goes
+    on (payments back still run); the next cycle updates the draft."""
+    store = made.store()
+    switch_on(store)
+    cycle(made, store)
+    order = orders(made)[0]
+    item = items_of(made, int(order["id"]))[0]
+    made.sandbox.autotask.update("PurchaseOrderItems", item["id"], quantity=item["quantity"] + 3)
+    fault = made.sandbox.xero_faults.add(
+        Fault(kind="error", status=503, path_contains="/PurchaseOrders/", method="GET", times=20)
+    )
+    engine = made.engine(store)
+    operations: list[str] = []
+    call = engine.xero.gateway.call
+
+    def counting(tenant_id: str, operation: str, **kwargs: Any) -> Any:
+        operations.append(operation)
+        return call(tenant_id, operation, **kwargs)
+
+    engine.xero.gateway.call = counting  # type: ignore[method-assign]
+    report = engine.run_cycle()
+    assert any("purchase order sync: Xero: " in e for e in report.errors)
+    assert report.po_updated == 0
+    assert operations.count("get_payments") == 2  # payments back still ran, for both books
+    made.sandbox.xero_faults.clear()
+    assert fault.times is not None and fault.times < 20
+    later, _ = cycle(made, store)
+    assert later.po_updated == 1
+    updated = xero_orders(made)[order["purchaseOrderNumber"]]
+    assert updated["LineItems"][0]["Quantity"] == item["quantity"] + 3
+
+
+# -- orders cancelled in Autotask -------------------------------------------------------------
+
+
+def cancel(made: Rig, order: dict[str, Any]) -> None:
+    made.sandbox.autotask.update(
+        "PurchaseOrders", order["id"], status=5, cancelDateTime=made.now().isoformat()
+    )
+
+
+def test_a_cancelled_draft_is_deleted_in_xero(made: Rig) -> None:
+    store = made.store()
+    switch_on(store)
+    cycle(made, store)
+    order = orders(made)[0]
+    number = order["purchaseOrderNumber"]
+    cancel(made, order)
+    report, _ = cycle(made, store)
+    assert report.po_cancelled == 1
+    assert xero_orders(made)[number]["Status"] == "DELETED"
+    (row,) = [r for r in po_rows(store) if r.autotask_id == str(order["id"])]
+    assert row.state is S.VOIDED and row.snapshot["order"]["status"] == 5
+    again, _ = cycle(made, store)
+    assert again.po_cancelled == 0 and again.xero_writes == 0
+
+
+def test_a_cancelled_approved_order_waits_for_the_user(made: Rig) -> None:
+    store = made.store()
+    switch_on(store)
+    cycle(made, store)
+    order = orders(made)[0]
+    number = order["purchaseOrderNumber"]
+    set_xero_status(made, number, "AUTHORISED")
+    cancel(made, order)
+    cycle(made, store)
+    (row,) = [r for r in po_rows(store) if r.autotask_id == str(order["id"])]
+    assert row.state is S.BLOCKED
+    assert row.block_reasons == (
+        f"purchase order {number} was cancelled in Autotask after its Xero purchase order was"
+        " authorised: retry to delete it in Xero, or skip to keep it",
+    )
+    service = AgentService(made.settings(), store)
+    assert "retry to delete" in service.queue_detail(row.id)["fix"]
+    quiet, _ = cycle(made, store)
+    assert xero_orders(made)[number]["Status"] == "AUTHORISED"
+    assert quiet.po_cancelled == 0 and store.outbox.get(row.id) == row
+    service.retry_row(row.id)  # the user's go-ahead
+    done, _ = cycle(made, store)
+    assert done.po_cancelled == 1
+    assert xero_orders(made)[number]["Status"] == "DELETED"
+    assert store.outbox.get(row.id).state is S.VOIDED  # type: ignore[union-attr]
+
+
+def test_an_order_cancelled_before_it_was_sent_is_skipped(made: Rig) -> None:
+    store = made.store()
+    switch_on(store)
+    store.settings.set("po_cogs_account", None)  # every order blocks: nothing sent
+    cycle(made, store)
+    order = orders(made)[0]
+    cancel(made, order)
+    store.settings.set("po_cogs_account", "310")
+    report, _ = cycle(made, store)
+    (row,) = [r for r in po_rows(store) if r.autotask_id == str(order["id"])]
+    assert row.state is S.SKIPPED and row.xero_id is None
+    assert order["purchaseOrderNumber"] not in xero_orders(made)
+    assert report.po_created == len(orders(made))  # the others went
+
+
+def test_a_cancelled_bill_is_voided_on_the_users_word_and_a_paid_one_is_held(made: Rig) -> None:
+    store = made.store()
+    switch_on(store, po_document="bill", po_status="AUTHORISED")
+    cycle(made, store)
+    first, second = orders(made)[:2]
+    bills = xero_bills(made)
+    paid = bills[second["purchaseOrderNumber"]]
+    made.sandbox.xero.record_payment(made.au, paid["InvoiceID"], "10.00", made.now().date())
+    cancel(made, first)
+    cancel(made, second)
+    cycle(made, store)
+    rows = {r.autotask_id: r for r in po_rows(store)}
+    held, blocked = rows[str(first["id"])], rows[str(second["id"])]
+    assert held.state is S.BLOCKED and "retry to void it" in held.block_reasons[0]
+    assert blocked.state is S.BLOCKED and "is paid or credited" in blocked.block_reasons[0]
+    AgentService(made.settings(), store).retry_row(held.id)
+    report, _ = cycle(made, store)
+    assert report.po_cancelled == 1
+    after = xero_bills(made)
+    assert after[first["purchaseOrderNumber"]]["Status"] == "VOIDED"
+    assert after[second["purchaseOrderNumber"]]["Status"] == "AUTHORISED"

@@ -1605,6 +1605,11 @@ def _actions(row: OutboxRow) -> list[str]:
 
 def _fix_for(row: OutboxRow) -> str | None:
     decision = row.kind.value == "purchase_order" and bool((row.payload or {}).get("decision"))
+    if row.state is S.BLOCKED and decision and (row.payload or {}).get("cancel"):
+        return (
+            "the order was cancelled in Autotask after its document was approved in Xero: retry"
+            " to delete (a bill: void) the Xero document, or skip to keep it"
+        )
     if row.state is S.BLOCKED and decision:
         return (
             "the order changed in Autotask after its document was approved in Xero: retry to"

@@ -48,14 +48,16 @@ S = OutboxState
 
 TRANSITIONS: Mapping[OutboxState, frozenset[OutboxState]] = {
     S.DISCOVERED: frozenset({S.PENDING, S.BLOCKED, S.SKIPPED}),
-    S.PENDING: frozenset({S.POSTING, S.BLOCKED, S.SKIPPED}),
+    # pending/blocked -> voided: a sent purchase order cancelled in Autotask, its Xero document
+    # deleted (agent/sync/purchase_orders.py).
+    S.PENDING: frozenset({S.POSTING, S.BLOCKED, S.SKIPPED, S.VOIDED}),
     # posting -> pending: the lease was released (or expired) without a known outcome.
     S.POSTING: frozenset({S.POSTED, S.FAILED, S.DEAD, S.BLOCKED, S.PENDING}),
     # posted -> failed: the Autotask write-back failed; the row keeps its xero_id.
     S.POSTED: frozenset({S.DONE, S.FAILED, S.VOIDED}),
     S.FAILED: frozenset({S.PENDING, S.DEAD, S.SKIPPED}),
     S.DEAD: frozenset({S.PENDING, S.SKIPPED}),
-    S.BLOCKED: frozenset({S.PENDING, S.SKIPPED}),
+    S.BLOCKED: frozenset({S.PENDING, S.SKIPPED, S.VOIDED}),
     S.SKIPPED: frozenset({S.PENDING}),
     # done -> blocked: its Autotask source changed after the document was approved in Xero, and
     # a person decides (purchase orders, agent/sync/purchase_orders.py).

@@ -118,7 +118,10 @@ VENDOR_FIELDS = (
 )
 # Xero statuses in which a document is still a draft: a change in Autotask updates it.
 DRAFT_STATUSES = frozenset({"DRAFT", "SUBMITTED"})
-PURCHASE_ACCOUNT = "purchase_account"  # mapping: Autotask product id -> Xero account Code
+PURCHASE_ACCOUNT = "purchase_account"
+CANCELLED = (
+    5  # PurchaseOrders.status: Cancelled  # mapping: Autotask product id -> Xero account Code
+)
 
 
 def source_of(snapshot: Mapping[str, Any]) -> str:
@@ -169,6 +172,11 @@ class PurchaseOrderSync:
             if isinstance(exc, XeroOrgPaused):
                 self.report.pause(org, exc.until)
             return
+        except XeroError as exc:
+            # Reading a changed order's document, or deleting a cancelled one (looked at again
+            # next cycle: a delete Xero applied is then seen as done): the rest waits too.
+            self.report.error(f"purchase order sync: Xero: {exc}")
+            return
         try:
             self._post(org)
         except _Halt:
@@ -209,15 +217,26 @@ class PurchaseOrderSync:
         autotask, outbox = self.engine.autotask, self.store.outbox
         statuses = list(PO_TRIGGERS[self.options.po_trigger_status])
         since = self.engine.now().date() - timedelta(days=days_back)
+        wanted = [*statuses, CANCELLED]  # cancelled ones: for the orders already sent
         filters: list[dict[str, Any]] = [
-            {"op": "in", "field": "status", "value": statuses},
+            {"op": "in", "field": "status", "value": wanted},
             {"op": "gte", "field": "submitDateTime", "value": since.isoformat()},
         ]
-        orders: list[dict[str, Any]] = [
+        listed = [
             {k: o.get(k) for k in ORDER_FIELDS}
             for o in autotask.query("PurchaseOrders", filters)
-            if o.get("status") in statuses
+            if o.get("status") in wanted
         ]
+        if not listed:
+            return
+        existing = {r.autotask_id: r for r in outbox.list_rows(kind=K, org=org, limit=ALL)}
+        orders: list[dict[str, Any]] = []
+        for order in listed:
+            row = existing.get(str(order["id"]))
+            if order["status"] != CANCELLED:
+                orders.append(order)
+            elif row is not None:
+                self._cancelled(row, order)
         if not orders:
             return
         items: dict[int, list[dict[str, Any]]] = {}
@@ -225,7 +244,6 @@ class PurchaseOrderSync:
         for item in autotask.query_in("PurchaseOrderItems", "orderID", ids):
             line = {k: item.get(k) for k in ITEM_FIELDS}
             items.setdefault(int(item["orderID"]), []).append(line)
-        existing = {r.autotask_id: r for r in outbox.list_rows(kind=K, org=org, limit=ALL)}
         work: list[tuple[dict[str, Any], OutboxRow | None]] = []
         for order in orders:
             lines = sorted(items.get(int(order["id"]), []), key=lambda i: int(i["id"]))
@@ -390,15 +408,127 @@ class PurchaseOrderSync:
         log.warning("purchase order %s: %s", number, reason)
 
     def _xero_status(self, row: OutboxRow) -> str | None:
+        found = self._xero_document(row)
+        return str(found.get("Status")) if found else None
+
+    def _xero_document(self, row: OutboxRow) -> dict[str, Any] | None:
         gateway, org = self.engine.xero.gateway, row.org
         if not row.xero_id:
             return None
-        document = str((row.payload or {}).get("document") or self.po.document)
-        if document == "bill":
-            found = get_invoice(gateway, org, row.xero_id)
-        else:
-            found = get_purchase_order(gateway, org, row.xero_id)
-        return str(found.get("Status")) if found else None
+        if self._document_of(row) == "bill":
+            return get_invoice(gateway, org, row.xero_id)
+        return get_purchase_order(gateway, org, row.xero_id)
+
+    def _document_of(self, row: OutboxRow) -> str:
+        return str((row.payload or {}).get("document") or row.snapshot.get("document")
+                   or self.po.document)  # fmt: skip
+
+    # -- an order cancelled in Autotask --------------------------------------------------------
+
+    def _cancelled(self, row: OutboxRow, order: Mapping[str, Any]) -> None:
+        """Not sent yet: skipped. In Xero: a draft is deleted (a draft bill too; an approved,
+        unpaid bill is voided when the user says so), an approved purchase order or bill is
+        held for the user (retry deletes or voids it, skip keeps it); one that is billed, paid
+        or credited is held with what to do in Xero."""
+        outbox = self.store.outbox
+        number = po_number(order)
+        snapshot = {**row.snapshot, "order": dict(order)}
+        if row.state in (S.POSTING, S.POSTED, S.VOIDED, S.SKIPPED):
+            return  # being sent (next cycle), gone, or the user's choice
+        if row.xero_id is None:
+            outbox.follow_source(row.id, snapshot, S.SKIPPED,
+                                 detail=f"purchase order {number} was cancelled in Autotask"
+                                 " before it was sent")  # fmt: skip
+            return
+        payload = row.payload or {}
+        if row.state in (S.FAILED, S.DEAD):
+            return  # its next try (or the user's retry) comes through pending
+        # A pending row without a payload is the user's retry (or resync) of the cancelled order:
+        # their go-ahead to delete or void an approved document.
+        go_ahead = row.state is S.PENDING and not payload
+        if (
+            row.state is S.BLOCKED
+            and payload.get("cancel")
+            and row.snapshot_hash == content_hash(snapshot)
+        ):
+            return  # held for the user; nothing new
+        kind = self._document_of(row)
+        noun_ = noun(kind)
+        record = self._xero_document(row)
+        status = str(record.get("Status")) if record else None
+        if status in (None, "DELETED", "VOIDED"):
+            shown = (status or "missing").lower()
+            self._voided(row, snapshot, f"cancelled in Autotask; its Xero {noun_} is {shown}")
+            return
+        applied = record is not None and any(
+            float(record.get(f) or 0) > 0 for f in ("AmountPaid", "AmountCredited")
+        )
+        target = "VOIDED" if kind == "bill" and status not in DRAFT_STATUSES else "DELETED"
+        if applied or status in ("PAID", "BILLED"):
+            what = "billed" if status == "BILLED" else "paid or credited"
+            undo = "remove the payment or credit" if kind == "bill" else "handle its bill"
+            reason = (
+                f"purchase order {number} was cancelled in Autotask, but its Xero {noun_} is"
+                f" {what}: {undo} in Xero, then retry; or skip to keep it"
+            )
+            self._hold(row, snapshot, reason, {"cancel": True, "document": kind})
+            return
+        if status in DRAFT_STATUSES or go_ahead:
+            self._remove(row, snapshot, kind, target, number)
+            return
+        verb = "void" if target == "VOIDED" else "delete"
+        reason = (
+            f"purchase order {number} was cancelled in Autotask after its Xero {noun_} was"
+            f" {status.lower()}: retry to {verb} it in Xero, or skip to keep it"
+        )
+        self._hold(row, snapshot, reason, {"cancel": True, "decision": True, "document": kind})
+
+    def _hold(
+        self, row: OutboxRow, snapshot: Mapping[str, Any], reason: str, payload: dict[str, Any]
+    ) -> None:
+        outbox = self.store.outbox
+        if row.state is S.BLOCKED and row.block_reasons == (reason,):
+            outbox.follow_source(row.id, snapshot, None, detail="cancelled in Autotask")
+            return
+        to_state = None if row.state is S.BLOCKED else S.BLOCKED
+        outbox.follow_source(row.id, snapshot, to_state, block_reasons=[reason],
+                             payload={"kind": K.value, **payload},
+                             detail="blocked: " + reason)  # fmt: skip
+        if to_state is not None:
+            self.report.add("blocked")
+        log.warning("%s", reason)
+
+    def _remove(
+        self, row: OutboxRow, snapshot: Mapping[str, Any], kind: str, target: str, number: str
+    ) -> None:
+        """Delete (or void) the document in Xero; the row ends ``voided``. Safe to repeat: a
+        crash after Xero applied it finds the document deleted next cycle."""
+        bill = kind == "bill"
+        id_field = "InvoiceID" if bill else "PurchaseOrderID"
+        change = {id_field: row.xero_id, "Status": target}
+        key = f"po-cancel:{row.id}:{target}:{row.attempts}"
+        results = self.engine.xero.post_documents(
+            row.org, "invoice" if bill else "purchase_order", [change], [key], upsert=True
+        )
+        self.report.add("xero_writes")
+        result = results[0]
+        noun_ = noun(kind)
+        if result.ok:
+            done = "voided" if target == "VOIDED" else "deleted"
+            self._voided(row, snapshot, f"cancelled in Autotask: its Xero {noun_} was {done}")
+            self.report.add("po_cancelled")
+            return
+        reason = (
+            f"purchase order {number} was cancelled in Autotask, but Xero refused to"
+            f" {'void' if target == 'VOIDED' else 'delete'} its {noun_}: "
+            + "; ".join(result.errors)
+            + "; do it in Xero, then skip this row"
+        )
+        self._hold(row, snapshot, reason, {"cancel": True, "document": kind})
+
+    def _voided(self, row: OutboxRow, snapshot: Mapping[str, Any], detail: str) -> None:
+        self.store.outbox.follow_source(row.id, snapshot, S.VOIDED, detail=detail)
+        log.info("purchase order row %s (%s): %s", row.id, row.autotask_id, detail)
 
     # -- 4: Xero ----------------------------------------------------------------------------------
 

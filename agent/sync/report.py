@@ -34,6 +34,7 @@ class CycleReport:
     po_created: int = 0
     po_updated: int = 0  # changed in Autotask while still a draft in Xero, or the user's choice
     po_changed: int = 0  # changes found on draft documents (each is then updated)
+    po_cancelled: int = 0  # documents deleted or voided because the order was cancelled
     posted: int = 0  # created (or, for a resync, updated) in Xero
     adopted: int = 0  # found in Xero by a lookup after an unknown outcome
     released: int = 0  # claimed rows given back untried (pause, stop)
