@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from agent.config import Settings, SettingsInvalid, load_settings, masked_items
+from agent.memory import limit_malloc_arenas
 
 if TYPE_CHECKING:  # the heavy modules load only for the commands that use them
     from agent.store import Store
@@ -514,6 +515,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     handler: Callable[[argparse.Namespace], int] = args.handler
+    if args.command in ("agent", "sync"):
+        limit_malloc_arenas()  # before any thread exists (agent/memory.py)
     try:
         return handler(args)
     except SettingsInvalid as exc:

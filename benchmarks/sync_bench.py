@@ -40,6 +40,7 @@ import httpx
 from agent.autotask import AutotaskClient
 from agent.autotask.records import Invoice
 from agent.config import Settings
+from agent.memory import ARENAS, limit_malloc_arenas
 from agent.store import Store
 from agent.sync import SyncEngine
 from agent.xero import XeroClient
@@ -331,7 +332,15 @@ def main(argv: list[str] | None = None) -> int:
         default=DEFAULT_ROUND_TRIP_MS,
         help="real milliseconds every sandbox request takes before it is answered",
     )
+    parser.add_argument(
+        "--all-arenas",
+        action="store_true",
+        help="leave glibc's malloc arenas unlimited (atx agent limits them to 2: agent/memory.py)",
+    )
     args = parser.parse_args(argv)
+    arenas = "unlimited" if args.all_arenas else f"{ARENAS} (as atx agent)"
+    if not args.all_arenas:
+        limit_malloc_arenas()
 
     with (
         tempfile.TemporaryDirectory(prefix="atx-bench-") as tmp,
@@ -442,7 +451,7 @@ def main(argv: list[str] | None = None) -> int:
     print(
         f"sync benchmark: {args.invoices} invoices, seed {args.seed},"
         f" time scale {args.time_scale:g}, round trip {args.round_trip_ms:g} ms"
-        " (sandbox in processes of their own)"
+        f" (sandbox in processes of their own); malloc arenas {arenas}"
     )
     print(f"  invoices seen {first.invoices_seen}, posted {posted}, blocked {first.blocked}")
     print(f"  documents added in Xero: AU {added[au]}, UK {added[uk]}")
