@@ -221,3 +221,18 @@ def test_bills_carry_the_internal_currency(made: Rig) -> None:
     assert report.ok, report.errors
     bills_made = expense_bills(made, made.au)
     assert bills_made and {b["CurrencyCode"] for b in bills_made} == {"AUD"}
+
+
+def test_reports_approved_before_the_window_are_left_alone(made: Rig) -> None:
+    """As invoices are polled: the reports approved within days_back, not every one ever."""
+    old = approved(made)[0]
+    made.sandbox.autotask.update("ExpenseReports", old["id"], approvedDate="2024-01-05T10:00:00")
+    store = made.store()
+    switch_on(made, store)
+    engine = made.engine(store)
+    report = engine.run_cycle()
+    assert report.ok, report.errors
+    assert expense_calls(engine) == {"ExpenseReports": 1}  # asked, and nothing came back
+    references = {b["Reference"] for b in expense_bills(made, made.au)}
+    assert f"Expense report {old['name']}" not in references
+    assert str(old["id"]) not in {r.autotask_id for r in expense_rows(store)}

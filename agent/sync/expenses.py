@@ -3,8 +3,9 @@
 Runs in each full cycle after the invoices are posted, only when the ``sync_expenses`` setting is
 true; off (the default) costs nothing.
 
-1. Autotask: one query for the approved reports (``status`` 4), then one ``in`` query for the
-   items of those that still need a bill (none when every report is already posted).
+1. Autotask: one query for the reports approved (``status`` 4) within ``days_back``, then one
+   ``in`` query for the items of those that still need a bill (none when every report is
+   already posted).
 2. The outbox: one row of kind ``expense`` per report, in the default organisation
    (``default_org``, else the only one connected); snapshot = the report and its items. The bill
    (Type ACCPAY, amounts tax-inclusive, no TaxType: Xero applies each account's default rate)
@@ -26,6 +27,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from datetime import timedelta
 from decimal import Decimal
 from functools import cached_property
 from typing import TYPE_CHECKING, Any, NoReturn
@@ -179,7 +181,7 @@ class ExpenseSync:
             self.report.error("expense sync: set default_org: more than one organisation")
             return
         try:
-            self._discover(org)
+            self._discover(org, options.days_back)
         except AutotaskBudgetExhausted as exc:
             self.report.defer(f"expense sync: {exc}")
             return
@@ -193,9 +195,15 @@ class ExpenseSync:
 
     # -- 1 and 2: Autotask and the outbox ---------------------------------------------------------
 
-    def _discover(self, org: str) -> None:
+    def _discover(self, org: str, days_back: int) -> None:
         autotask, outbox = self.engine.autotask, self.store.outbox
-        approved = [{"op": "eq", "field": "status", "value": EXPENSE_REPORT_APPROVED}]
+        since = self.engine.now().date() - timedelta(days=days_back)
+        approved: list[dict[str, Any]] = [
+            {"op": "eq", "field": "status", "value": EXPENSE_REPORT_APPROVED},
+            # Approved within the window (days_back), as invoices are polled: not every report
+            # ever approved, each cycle.
+            {"op": "gte", "field": "approvedDate", "value": f"{since.isoformat()}T00:00:00"},
+        ]
         reports = [
             r
             for r in autotask.query("ExpenseReports", approved)

@@ -220,7 +220,7 @@ class PurchaseOrderSync:
         wanted = [*statuses, CANCELLED]  # cancelled ones: for the orders already sent
         filters: list[dict[str, Any]] = [
             {"op": "in", "field": "status", "value": wanted},
-            {"op": "gte", "field": "submitDateTime", "value": since.isoformat()},
+            {"op": "gte", "field": "submitDateTime", "value": f"{since.isoformat()}T00:00:00"},
         ]
         listed = [
             {k: o.get(k) for k in ORDER_FIELDS}
