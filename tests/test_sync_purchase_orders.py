@@ -340,7 +340,35 @@ def test_unknown_outcome_finds_the_order_instead_of_creating_again(made: Rig) ->
     )
     report, _ = cycle(made, store)
     assert report.adopted == 1 and report.po_created == 0
-    assert xero_orders(made) == first
+    assert sorted(xero_orders(made)) == sorted(first)
+    assert {k: d["PurchaseOrderID"] for k, d in xero_orders(made).items()} == {
+        k: d["PurchaseOrderID"] for k, d in first.items()
+    }
+
+
+def test_a_draft_found_after_an_unknown_outcome_takes_the_order_as_it_is_now(made: Rig) -> None:
+    """Created, the answer lost, then the order changed in Autotask before the next run: the
+    draft found by its Reference is updated to the order as it is now, not adopted as is."""
+    store = made.store()
+    switch_on(store)
+    cycle(made, store)
+    row = po_rows(store, S.DONE)[0]
+    order = made.sandbox.autotask.get("PurchaseOrders", int(row.autotask_id)) or {}
+    request_resync(store, row.id)
+    store.outbox._db.execute(  # type: ignore[attr-defined]
+        "UPDATE outbox SET needs_lookup = 1, xero_id = NULL WHERE id = ?", (row.id,)
+    )
+    item = items_of(made, int(order["id"]))[0]
+    made.sandbox.autotask.update("PurchaseOrderItems", item["id"], quantity=item["quantity"] + 7)
+    before = len(xero_orders(made))
+    report, _ = cycle(made, store)
+    assert report.adopted == 1 and report.po_created == 0
+    assert len(xero_orders(made)) == before
+    document = xero_orders(made)[order["purchaseOrderNumber"]]
+    assert document["LineItems"][0]["Quantity"] == item["quantity"] + 7
+    after = store.outbox.get(row.id)
+    assert after is not None and after.state is S.DONE
+    assert after.xero_id == document["PurchaseOrderID"]
 
 
 def test_a_vendor_without_a_xero_contact_gets_one_once(made: Rig) -> None:

@@ -21,7 +21,8 @@ only one connected), with that organisation's mappings.
 4. Xero: vendors without a contact get one first (``ContactMaker``, as customers do); new
    documents are created 50 to a request, changed ones updated by their id. A row whose last
    attempt had an unknown outcome first looks its document up by Reference (the PO number), so
-   a crash after the create never makes a second one.
+   a crash after the create never makes a second one; a draft found so is updated with the
+   order as it is now (it may have changed since), an approved one adopted as it is.
 """
 
 from __future__ import annotations
@@ -181,6 +182,11 @@ class PurchaseOrderSync:
             self._post(org)
         except _Halt:
             return
+
+    @cached_property
+    def _found(self) -> dict[int, str]:
+        """Row id -> the id of its draft found in Xero by a lookup this cycle."""
+        return {}
 
     @cached_property
     def rows(self) -> RowOutcomes:
@@ -561,8 +567,12 @@ class PurchaseOrderSync:
                     self.outcomes.failed(job, f"looking it up in Xero: {exc}", needs_lookup=True)
                     continue
                 if found is not None:
-                    self._done(job, found, "found in Xero")
-                    continue
+                    if str(found.get("Status") or "") not in DRAFT_STATUSES:
+                        self._done(job, found, "found in Xero")
+                        continue
+                    # Still a draft: sent again as an update, since the order may have changed
+                    # in Autotask after the create whose answer was lost.
+                    self._found[job.row.id] = str(found.get(_id_field(job)))
             ready.append(job)
         if not ready:
             return
@@ -570,11 +580,14 @@ class PurchaseOrderSync:
                              self.report, lambda exc: self._halt(org, jobs, exc))  # fmt: skip
         maker.run(ready)
         live = [j for j in ready if not j.done]
-        creates = [j for j in live if not j.row.xero_id]
-        updates = [j for j in live if j.row.xero_id]
+        creates = [j for j in live if not self._xero_id(j)]
+        updates = [j for j in live if self._xero_id(j)]
         for group, upsert in ((creates, False), (updates, True)):
             for start in range(0, len(group), MAX_BATCH):
                 self._send(org, group[start : start + MAX_BATCH], jobs, upsert=upsert)
+
+    def _xero_id(self, job: Job) -> str | None:
+        return job.row.xero_id or self._found.get(job.row.id)
 
     def _lookup(self, org: str, job: Job) -> dict[str, Any] | None:
         document = job.document
@@ -609,10 +622,11 @@ class PurchaseOrderSync:
         documents = []
         for job in live:
             wire = dict(job.document)
-            if job.row.xero_id:
+            xero_id = self._xero_id(job)
+            if xero_id:
                 # An update keeps the document's status in Xero (an approved order stays
                 # approved; po_status is for new documents).
-                wire[id_field] = job.row.xero_id
+                wire[id_field] = xero_id
                 wire.pop("Status", None)
             documents.append(wire)
         keys = [f"po:{j.row.id}:{j.row.payload_hash}:{j.row.attempts}" for j in live]
@@ -629,7 +643,11 @@ class PurchaseOrderSync:
         for job, result in zip(live, results, strict=True):
             if result.ok and result.xero_id:
                 record = {**result.record, id_field: result.xero_id}
-                self._done(job, record, "updated in Xero" if upsert else "created in Xero")
+                how = "created in Xero"
+                if upsert:
+                    found = job.row.id in self._found
+                    how = "found in Xero and updated" if found else "updated in Xero"
+                self._done(job, record, how)
             elif result.request_rejected:
                 refused = "Xero refused the request: " + "; ".join(result.errors)
                 self.outcomes.failed(job, refused, needs_lookup=False)
@@ -690,6 +708,10 @@ def _total(snapshot: Mapping[str, Any]) -> Decimal:
         if cost is not None and isinstance(quantity, int | float):
             total += (Decimal(str(quantity)) * cost).quantize(Decimal("0.01"))
     return total.quantize(Decimal("0.01"))
+
+
+def _id_field(job: Job) -> str:
+    return "InvoiceID" if job.env.data.get("document") == "bill" else "PurchaseOrderID"
 
 
 def _follows(row: OutboxRow) -> bool:
