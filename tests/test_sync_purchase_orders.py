@@ -576,3 +576,48 @@ def test_a_cancelled_bill_is_voided_on_the_users_word_and_a_paid_one_is_held(mad
     after = xero_bills(made)
     assert after[first["purchaseOrderNumber"]]["Status"] == "VOIDED"
     assert after[second["purchaseOrderNumber"]]["Status"] == "AUTHORISED"
+
+
+def test_a_tax_region_mapped_to_a_tax_rate_taxes_its_orders_lines(made: Rig) -> None:
+    """An order from an overseas vendor (the UK tax region here) to a rate without GST; the others
+    keep no TaxType (the account's default rate); a rate Xero does not have blocks."""
+    from sandbox import seed_catalog as cat
+
+    made.sandbox.autotask.update("PurchaseOrders", orders(made)[1]["id"], taxRegionID=cat.TR_UK)
+    store = made.store()
+    switch_on(store)
+    store.mappings.set(made.au, "purchase_tax", str(cat.TR_UK), "BASEXCLUDED")
+    cycle(made, store)
+    found = xero_orders(made)
+    overseas = [o for o in orders(made) if o["taxRegionID"] == cat.TR_UK]
+    local = [o for o in orders(made) if o["taxRegionID"] != cat.TR_UK]
+    assert overseas and local
+    for order in overseas:
+        lines = found[order["purchaseOrderNumber"]]["LineItems"]
+        assert {line.get("TaxType") for line in lines} == {"BASEXCLUDED"}
+        assert money(found[order["purchaseOrderNumber"]]["TotalTax"]) == 0
+    for order in local:
+        lines = found[order["purchaseOrderNumber"]]["LineItems"]
+        assert {line.get("TaxType") for line in lines} == {"INPUT"}  # the accounts' default
+    row = next(r for r in po_rows(store) if r.autotask_id == str(overseas[0]["id"]))
+    assert row.payload is not None
+    assert row.payload["provenance"][0]["tax"] == (
+        f"BASEXCLUDED ← purchase_tax mapping of tax region {cat.TR_UK}"
+    )
+
+
+def test_a_purchase_tax_xero_does_not_have_blocks_with_the_fix(made: Rig) -> None:
+    from sandbox import seed_catalog as cat
+
+    made.sandbox.autotask.update("PurchaseOrders", orders(made)[0]["id"], taxRegionID=cat.TR_UK)
+    store = made.store()
+    switch_on(store)
+    store.mappings.set("", "purchase_tax", str(cat.TR_UK), "NOSUCHRATE")
+    cycle(made, store)
+    overseas = {str(o["id"]) for o in orders(made) if o["taxRegionID"] == cat.TR_UK}
+    blocked = [r for r in po_rows(store, S.BLOCKED) if r.autotask_id in overseas]
+    assert overseas and len(blocked) == len(overseas)
+    assert all(
+        "purchase_tax: there is no tax rate NOSUCHRATE in Xero; map another" in r.block_reasons[0]
+        for r in blocked
+    )

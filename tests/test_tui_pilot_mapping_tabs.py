@@ -157,7 +157,7 @@ async def test_expense_people_map_resources_to_contacts(agent: TuiAgent, c: http
 
 
 async def test_brackets_step_through_every_tab(agent: TuiAgent) -> None:
-    """At 80 columns the tab bar shows a few of the thirteen tabs: ] and [ reach them all."""
+    """At 80 columns the tab bar shows a few of the fourteen tabs: ] and [ reach them all."""
     app = agent.app(start_mode="dashboard")
     async with app.run_test(size=SMALL) as pilot:
         await attached(pilot)
@@ -168,13 +168,27 @@ async def test_brackets_step_through_every_tab(agent: TuiAgent) -> None:
         await shows(pilot, "mapped for")
         tabs = screen.query_one(TabbedContent)
         seen = [tabs.active]
-        for _ in range(12):
+        for _ in range(13):
             await pilot.press("right_square_bracket")
             await until(pilot, lambda: tabs.active != seen[-1])
             seen.append(tabs.active)
-        assert seen[-1] == "tab-expense_contact" and len(set(seen)) == 13
+        assert seen[-1] == "tab-expense_contact" and len(set(seen)) == 14
         await pilot.press("right_square_bracket")  # round to the first again
         await until(pilot, lambda: tabs.active == "tab-account")
         await pilot.press("left_square_bracket")
         await until(pilot, lambda: tabs.active == "tab-expense_contact")
         await shows(pilot, "Expense people: ")
+
+
+async def test_po_tax_maps_tax_regions_to_tax_rates(agent: TuiAgent, c: httpx.Client) -> None:
+    app = agent.app(start_mode="dashboard")
+    async with app.run_test(size=SMALL) as pilot:
+        screen = await open_tab(pilot, "purchase_tax")
+        table = screen.table()
+        await until(pilot, lambda: table.row_count > 0)
+        regions = {str(r["id"]) for r in agent.rig.world.autotask["TaxRegions"]}
+        keys = list(table.rows_by_key)
+        assert set(keys) == regions
+        await map_row(pilot, screen, keys[0], "BASEXCLUDED")
+        await shows(pilot, "PO tax: 1 of")
+    assert saved(c, "purchase_tax") == {keys[0]: "BASEXCLUDED"}

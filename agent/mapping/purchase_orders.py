@@ -10,8 +10,9 @@ the order's payment term.
   unit cost in Autotask's internal currency; AccountCode = the ``purchase_account`` mapping of the
   product (its own account), else the ``po_cogs_account`` setting; ItemCode when the product is a
   Xero item that is purchased (the item mapping, the item the agent made for it, its SKU).
-  Amounts are tax-exclusive and no TaxType is sent: Xero applies each account's default tax rate
-  (an Autotask PO carries a tax region but no per-line tax category to map).
+  Amounts are tax-exclusive. TaxType: the ``purchase_tax`` mapping of the order's tax region
+  (an overseas vendor's orders to a tax-free rate, say) on every line, else none and Xero
+  applies each account's default rate (an Autotask PO has no per-item tax category).
 - Freight (> 0): one more line, "Freight", on the ``po_freight_account`` setting.
 - Reference = the PO number (PurchaseOrderNumber is left to Xero's own sequence); for a bill the
   vendor's invoice number, when Autotask has it, is the bill's InvoiceNumber.
@@ -31,7 +32,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Any, Literal
 
 from agent.autotask.refdata import Company
-from agent.mapping.catalog import OrgCatalog, account_problem, text
+from agent.mapping.catalog import OrgCatalog, account_problem, tax_rate_problem, text
 from agent.mapping.contacts import ContactChoice, choose_contact
 from agent.mapping.document import BlockReason
 from agent.mapping.inputs import MappingTables
@@ -64,6 +65,7 @@ class PoOptions:
     cogs_account: str | None = None
     freight_account: str | None = None
     purchase_accounts: Mapping[str, str] = field(default_factory=dict)  # product id -> Code
+    purchase_tax: Mapping[str, str] = field(default_factory=dict)  # tax region id -> TaxType
 
 
 @dataclass(frozen=True)
@@ -132,13 +134,14 @@ def build_purchase(
     else:
         warnings.extend(contact.warnings)
 
+    tax_type, tax_rule = _tax(order, options)
     items: Sequence[Mapping[str, Any]] = snapshot.get("items") or []
     products: Mapping[str, Mapping[str, Any]] = snapshot.get("products") or {}
     if not items:
         reasons.append(f"{what}: it has no items in Autotask; add them, then retry")
     lines: list[dict[str, Any]] = []
     for item in items:
-        built = _line(item, products, tables, catalog, options, what)
+        built = _line(item, products, tables, catalog, options, what, (tax_type, tax_rule))
         if isinstance(built, str):
             if built not in reasons:
                 reasons.append(built)
@@ -156,19 +159,22 @@ def build_purchase(
             )
         elif problem:
             reasons.append(f"{what}: freight: {problem}; set another po_freight_account")
+        elif (taxed := _taxed(catalog, account, tax_type, what)) is not None:
+            reasons.append(taxed)
         else:
-            lines.append(
-                {
-                    "Description": FREIGHT,
-                    "Quantity": 1,
-                    "UnitAmount": float(freight.quantize(FOUR_DP)),
-                    "AccountCode": account,
-                }
-            )
+            line = {
+                "Description": FREIGHT,
+                "Quantity": 1,
+                "UnitAmount": float(freight.quantize(FOUR_DP)),
+                "AccountCode": account,
+            }
+            if tax_type:
+                line["TaxType"] = tax_type
+            lines.append(line)
             provenance.append(
                 {
                     "account": f"{account} ← po_freight_account",
-                    "tax": NO_TAX,
+                    "tax": tax_rule,
                     "item": "",
                     "amounts": f"freight {freight:.2f} (internalCurrencyFreight)",
                 }
@@ -246,6 +252,7 @@ def _line(
     catalog: OrgCatalog,
     options: PoOptions,
     what: str,
+    tax: tuple[str | None, str],
 ) -> tuple[dict[str, Any], dict[str, Any]] | str:
     product_id = item.get("productID")
     product = products.get(str(product_id)) if product_id is not None else None
@@ -265,6 +272,9 @@ def _line(
     if problem:
         fix = "map another" if own else "set another po_cogs_account"
         return f"{what}: {rule}: {problem}; {fix}"
+    taxed = _taxed(catalog, account, tax[0], what)
+    if taxed is not None:
+        return taxed
     cost = unit_cost(item)
     quantity = _decimal(item.get("quantity"))
     if cost is None or quantity is None:
@@ -275,16 +285,34 @@ def _line(
         "UnitAmount": float(cost.quantize(FOUR_DP)),
         "AccountCode": account,
     }
+    if tax[0]:
+        line["TaxType"] = tax[0]
     code = _item_code(product_id, product, tables, catalog)
     if code:
         line["ItemCode"] = code
     label = f'product "{name}" (id {product_id})' if name else f"item {item.get('id')}"
     return line, {
         "account": f"{account} ← {rule}",
-        "tax": NO_TAX,
+        "tax": tax[1],
         "item": f"{code} ← {label} is a purchased Xero item" if code else f"{label}: none",
         "amounts": f"{quantity} x {cost} (Autotask quantity and internal currency unit cost)",
     }
+
+
+def _tax(order: Mapping[str, Any], options: PoOptions) -> tuple[str | None, str]:
+    region = order.get("taxRegionID")
+    mapped = options.purchase_tax.get(str(region), "").strip() if region is not None else ""
+    if mapped:
+        return mapped, f"{mapped} ← purchase_tax mapping of tax region {region}"
+    return None, NO_TAX
+
+
+def _taxed(catalog: OrgCatalog, account: str, tax_type: str | None, what: str) -> str | None:
+    """Why ``tax_type`` cannot go on ``account``, as a block reason; None when it can."""
+    if not tax_type:
+        return None
+    problem = tax_rate_problem(catalog.tax_rate(tax_type), tax_type, catalog.account(account))
+    return f"{what}: purchase_tax: {problem}; map another" if problem else None
 
 
 def _item_code(

@@ -34,6 +34,7 @@ KNOWN_MAPPING_TYPES: tuple[str, ...] = (
     "expense_contact",
     "expense_account",
     "purchase_account",
+    "purchase_tax",
 )
 _TYPE_PATTERN = re.compile(r"[a-z][a-z0-9_]*")
 

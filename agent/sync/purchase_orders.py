@@ -120,6 +120,7 @@ VENDOR_FIELDS = (
 # Xero statuses in which a document is still a draft: a change in Autotask updates it.
 DRAFT_STATUSES = frozenset({"DRAFT", "SUBMITTED"})
 PURCHASE_ACCOUNT = "purchase_account"
+PURCHASE_TAX = "purchase_tax"  # mapping: Autotask tax region id -> Xero TaxType
 CANCELLED = (
     5  # PurchaseOrders.status: Cancelled  # mapping: Autotask product id -> Xero account Code
 )
@@ -201,12 +202,9 @@ class PurchaseOrderSync:
                         self.context.name)  # fmt: skip
 
     def _po_options(self, org: str) -> PoOptions:
-        entries = self.store.mappings.list_all(mapping_type=PURCHASE_ACCOUNT)
         # Keyed by product id, or "product:<id>" as the products list names them.
-        accounts = {e.source_key.removeprefix("product:"): e.target for e in entries
-                    if e.org == ""}  # fmt: skip
-        accounts.update({e.source_key.removeprefix("product:"): e.target for e in entries
-                         if e.org == org})  # fmt: skip
+        accounts = self._mapping(org, PURCHASE_ACCOUNT, strip="product:")
+        taxes = self._mapping(org, PURCHASE_TAX)
         runtime = self.runtime
         return PoOptions(
             document=self.options.po_document,
@@ -215,7 +213,15 @@ class PurchaseOrderSync:
             freight_account=(runtime.text("po_freight_account", org, limit=10) or "").strip()
             or None,
             purchase_accounts=accounts,
+            purchase_tax=taxes,
         )
+
+    def _mapping(self, org: str, kind: str, *, strip: str = "") -> dict[str, str]:
+        """Source key -> target: the organisation's own entries over those for all of them."""
+        entries = self.store.mappings.list_all(mapping_type=kind)
+        found = {e.source_key.removeprefix(strip): e.target for e in entries if e.org == ""}
+        found.update({e.source_key.removeprefix(strip): e.target for e in entries if e.org == org})
+        return found
 
     # -- 1 and 2: Autotask and the outbox ---------------------------------------------------------
 

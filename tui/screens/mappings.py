@@ -112,6 +112,7 @@ KINDS: tuple[MappingKind, ...] = (
         "Name",
         select_keys=products_only,
     ),
+    MappingKind("purchase_tax", "PO tax", ("tax_regions",), "tax_rates", "TaxType", "Name"),
     MappingKind(
         "expense_account",
         "Expense accounts",
@@ -152,7 +153,7 @@ class MappingsScreen(AgentScreen):
         Binding("f", "refresh_catalogs", "Refresh from Xero"),
         Binding("o", "focus_org", "Org"),
         Binding("r", "reload", "Reload"),
-        # Thirteen tabs do not fit 80 columns: the next / previous one from anywhere.
+        # Fourteen tabs do not fit 80 columns: the next / previous one from anywhere.
         Binding("right_square_bracket", "tab(1)", "Next tab", show=False),
         Binding("left_square_bracket", "tab(-1)", "Previous tab", show=False),
     ]
