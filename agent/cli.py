@@ -331,6 +331,38 @@ def _cmd_mappings_import(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+# -- settings -------------------------------------------------------------------------------------
+
+
+def _cmd_settings_list(args: argparse.Namespace) -> int:
+    from agent.control.service import SPECS
+    from agent.settings_cli import describe, view
+
+    settings = load_settings()
+    with _user_errors():
+        values = view(settings)
+    for spec in SPECS:
+        if spec.name in values and (args.all or not spec.env):
+            print(describe(spec, values[spec.name]))
+    return EXIT_OK
+
+
+def _cmd_settings_set(args: argparse.Namespace) -> int:
+    from agent.settings_cli import SettingsProblem, check_name, parse_value, put
+
+    settings = load_settings()
+    try:
+        value = None if args.unset else parse_value(args.name, args.value)
+        check_name(args.name)
+        with _user_errors():
+            message, live = put(settings, {args.name: value})
+    except SettingsProblem as exc:
+        raise SetupError(str(exc)) from None
+    where = "the running agent applies it now" if live else "the agent reads it at its next cycle"
+    print(f"{message} ({where})")
+    return EXIT_OK
+
+
 # -- xero -----------------------------------------------------------------------------------------
 
 
@@ -483,6 +515,30 @@ def build_parser() -> argparse.ArgumentParser:
     )
     imports.add_argument("file", metavar="FILE")
     imports.set_defaults(handler=_cmd_mappings_import)
+
+    settings = commands.add_parser(
+        "settings",
+        help="the run-time settings (those the setup wizard edits): list, set, unset",
+    )
+    settings_commands = settings.add_subparsers(
+        dest="settings_command", required=True, metavar="ACTION"
+    )
+    listing = settings_commands.add_parser(
+        "list", help="each run-time setting, its value and where it comes from"
+    )
+    listing.add_argument(
+        "--all", action="store_true", help="the ATX_* settings too (as the agent has them)"
+    )
+    listing.set_defaults(handler=_cmd_settings_list)
+    setting = settings_commands.add_parser(
+        "set", help="set NAME to VALUE (through the running agent when there is one)"
+    )
+    setting.add_argument("name", metavar="NAME")
+    setting.add_argument("value", metavar="VALUE")
+    setting.set_defaults(handler=_cmd_settings_set, unset=False)
+    unsetting = settings_commands.add_parser("unset", help="back to the default for NAME")
+    unsetting.add_argument("name", metavar="NAME")
+    unsetting.set_defaults(handler=_cmd_settings_set, unset=True, value=None)
 
     xero = commands.add_parser("xero", help="connect Xero organisations")
     xero_commands = xero.add_subparsers(dest="xero_command", required=True, metavar="ACTION")

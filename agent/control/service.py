@@ -228,7 +228,7 @@ SETUP_ACCOUNTS_DONE = "setup_accounts_done"
 SETUP_TEST_INVOICE_DONE = "setup_test_invoice_done"
 
 
-def _check_value(spec: SettingSpec, value: Any) -> tuple[Any, str | None]:
+def check_value(spec: SettingSpec, value: Any) -> tuple[Any, str | None]:
     """(the value as stored, or a problem)."""
     if value is None:
         return None, None if spec.nullable or spec.env else "a value is required"
@@ -470,7 +470,7 @@ class AgentService:
             if spec.env and self.env_given(name):
                 conflicts[name] = f"set by the environment ({env_name(name)}); change it there"
                 continue
-            checked, problem = _check_value(spec, value)
+            checked, problem = check_value(spec, value)
             if problem:
                 problems[name] = problem
                 continue
