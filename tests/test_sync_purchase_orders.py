@@ -621,3 +621,69 @@ def test_a_purchase_tax_xero_does_not_have_blocks_with_the_fix(made: Rig) -> Non
         "purchase_tax: there is no tax rate NOSUCHRATE in Xero; map another" in r.block_reasons[0]
         for r in blocked
     )
+
+
+# -- several organisations ------------------------------------------------------------------------
+
+
+def test_orders_are_routed_by_vendor_customer_or_currency_else_the_default(made: Rig) -> None:
+    """The routing mappings invoices use (global): the vendor as a company, the customer the
+    order is for, the vendor's currency; then the default organisation."""
+    first, second, third, *rest = orders(made)
+    made.sandbox.autotask.update("PurchaseOrders", second["id"], purchaseForCompanyID=29_999)
+    usd = next(c["id"] for c in made.sandbox.autotask.records("Currencies") if c["name"] == "USD")
+    vendor = dict(made.sandbox.autotask.get("Companies", third["vendorID"]) or {})
+    made.sandbox.autotask.add("Companies", vendor | {"id": 61_500, "currencyID": usd})
+    made.sandbox.autotask.update("PurchaseOrders", third["id"], vendorID=61_500)
+    for order in rest:  # the others: a vendor nothing routes
+        made.sandbox.autotask.update("PurchaseOrders", order["id"], vendorID=61_600)
+    made.sandbox.autotask.add("Companies", vendor | {"id": 61_600, "companyName": "Plain Vendor"})
+    with made.sandbox.xero.lock:  # the UK books take AUD documents (multi-currency)
+        made.sandbox.xero.ledger(made.uk).org.currencies.append(
+            {"Code": "AUD", "Description": "Australian Dollar"}
+        )
+    store = made.store()
+    switch_on(store)
+    store.mappings.set("", "routing_company", str(first["vendorID"]), made.uk)
+    store.mappings.set("", "routing_company", "29999", made.uk)
+    store.mappings.set("", "routing_currency", "USD", made.uk)
+    cycle(made, store)
+    uk, au = xero_orders(made, made.uk), xero_orders(made, made.au)
+    assert {first["purchaseOrderNumber"], second["purchaseOrderNumber"]} <= set(uk)
+    assert third["purchaseOrderNumber"] in uk
+    assert {o["purchaseOrderNumber"] for o in rest} <= set(au)
+    assert not set(uk) & set(au)
+    rows = {r.autotask_id: r for r in po_rows(store)}
+    assert rows[str(first["id"])].org == made.uk and rows[str(rest[0]["id"])].org == made.au
+    routed = (rows[str(third["id"])].payload or {}).get("routing", "")
+    assert routed.startswith("vendor currency USD routed to")
+    assert (rows[str(second["id"])].payload or {})["routing"].startswith("customer 29999")
+
+
+def test_with_no_rule_and_no_default_orders_are_held_until_one_is_set(made: Rig) -> None:
+    store = made.store()
+    switch_on(store)
+    store.settings.delete("default_org")
+    cycle(made, store)
+    held = po_rows(store, S.BLOCKED)
+    assert len(held) == len(orders(made)) and {r.org for r in held} == {""}
+    assert held[0].block_reasons[0].startswith("routing: no rule routes purchase order")
+    assert xero_orders(made) == xero_orders(made, made.uk) == {}
+    store.settings.set("default_org", made.au)
+    later, _ = cycle(made, store)
+    assert later.po_created == len(orders(made)) == len(xero_orders(made))
+    assert {r.org for r in po_rows(store)} == {made.au}
+
+
+def test_books_without_the_internal_currency_refuse_with_xeros_reason(made: Rig) -> None:
+    """Amounts go in Autotask's internal currency (AUD here): an organisation that has not
+    enabled it says so, and the order waits with that reason (no guessed conversion)."""
+    first = orders(made)[0]
+    store = made.store()
+    switch_on(store)
+    store.mappings.set("", "routing_company", str(first["vendorID"]), made.uk)
+    cycle(made, store)
+    rows = [r for r in po_rows(store) if r.org == made.uk]
+    assert rows and all(r.state is S.BLOCKED for r in rows)
+    assert "Organisation is not subscribed to currency AUD" in rows[0].block_reasons[0]
+    assert xero_orders(made, made.uk) == {}

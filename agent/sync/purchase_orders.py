@@ -1,8 +1,11 @@
 """Autotask purchase orders as Xero purchase orders or bills (issue 5 §2).
 
 Runs in each full cycle after the invoices, only when ``sync_purchase_orders`` is on; off (the
-default) costs nothing. Everything goes to the default organisation (``default_org``, else the
-only one connected), with that organisation's mappings.
+default) costs nothing. An order goes to the organisation the routing mappings invoices use
+name (``_Routes``: the vendor as a company, the customer it is bought for, the vendor's
+currency), else the default one (``default_org``, else the only one connected), and is mapped
+with that organisation's mappings; an order no rule places waits, blocked with what to map.
+Once sent, a row keeps its organisation.
 
 1. Autotask: one query for the orders that reached the trigger status (``po_trigger_status``:
    submitted, partially received or received; never cancelled) and were submitted within
@@ -36,6 +39,7 @@ from functools import cached_property
 from typing import TYPE_CHECKING, Any, NoReturn
 
 from agent.autotask import AutotaskBudgetExhausted, AutotaskError
+from agent.autotask.refdata import Currency
 from agent.mapping.purchase_orders import (
     PO_TRIGGERS,
     MappedPurchase,
@@ -55,6 +59,7 @@ from agent.sync.envelope import Envelope
 from agent.sync.jobs import Job, Outcomes, RowOutcomes, claimed_chunks
 from agent.sync.options import RuntimeView, SyncOptions
 from agent.sync.report import CycleReport
+from agent.sync.routing import ROUTING_COMPANY, ROUTING_CURRENCY
 from agent.xero import MAX_BATCH, XeroAuthError, XeroError, XeroOrgPaused
 from agent.xero.lookups import (
     find_bills_by_reference,
@@ -76,6 +81,7 @@ ORDER_FIELDS = (
     "id",
     "purchaseOrderNumber",
     "vendorID",
+    "purchaseForCompanyID",
     "status",
     "createDateTime",
     "submitDateTime",
@@ -119,11 +125,10 @@ VENDOR_FIELDS = (
 )
 # Xero statuses in which a document is still a draft: a change in Autotask updates it.
 DRAFT_STATUSES = frozenset({"DRAFT", "SUBMITTED"})
-PURCHASE_ACCOUNT = "purchase_account"
+PURCHASE_ACCOUNT = "purchase_account"  # mapping: Autotask product id -> Xero account Code
 PURCHASE_TAX = "purchase_tax"  # mapping: Autotask tax region id -> Xero TaxType
-CANCELLED = (
-    5  # PurchaseOrders.status: Cancelled  # mapping: Autotask product id -> Xero account Code
-)
+CANCELLED = 5  # PurchaseOrders.status: Cancelled
+ROUTING_WHERE = "Mappings → Routing"  # as agent.sync.routing.WHERE
 
 
 def source_of(snapshot: Mapping[str, Any]) -> str:
@@ -151,19 +156,13 @@ class PurchaseOrderSync:
         return self.engine.store
 
     def run(self, contexts: Mapping[str, OrgContext], options: SyncOptions) -> None:
-        ids = sorted(contexts)
-        if options.default_org in contexts:
-            org = str(options.default_org)
-        elif len(ids) == 1:
-            org = ids[0]
-        else:
-            self.report.error("purchase order sync: set default_org: more than one organisation")
+        if not contexts:
             return
-        self.context = contexts[org]
+        self.contexts = contexts
         self.options = options
-        self.po = self._po_options(org)
+        self._use(sorted(contexts)[0])
         try:
-            self._discover(org, options.days_back)
+            self._discover(options.days_back)
         except AutotaskBudgetExhausted as exc:
             self.report.defer(f"purchase order sync: {exc}")
             return
@@ -172,17 +171,28 @@ class PurchaseOrderSync:
             return
         except (XeroOrgPaused, XeroAuthError) as exc:
             if isinstance(exc, XeroOrgPaused):
-                self.report.pause(org, exc.until)
+                self.report.pause(self.context.tenant_id, exc.until)
             return
         except XeroError as exc:
             # Reading a changed order's document, or deleting a cancelled one (looked at again
             # next cycle: a delete Xero applied is then seen as done): the rest waits too.
             self.report.error(f"purchase order sync: Xero: {exc}")
             return
-        try:
-            self._post(org)
-        except _Halt:
-            return
+        for org in sorted(contexts):
+            if self.engine.stop.is_set():
+                return
+            self._use(org)
+            try:
+                self._post(org)
+            except _Halt:
+                continue
+
+    def _use(self, org: str) -> None:
+        """Work on ``org`` now: its mapping context, options and outcomes."""
+        self.context = self.contexts[org]
+        self.po = self._po_options(org)
+        self.outcomes = Outcomes(self.engine.store, self.report, self.engine.retry,
+                                 self.engine.owner, self.engine.now, self.context.name)  # fmt: skip
 
     @cached_property
     def _found(self) -> dict[int, str]:
@@ -194,12 +204,6 @@ class PurchaseOrderSync:
         engine = self.engine
         return RowOutcomes(engine.store, self.report, engine.retry, engine.owner, engine.now,
                            "purchase order")  # fmt: skip
-
-    @cached_property
-    def outcomes(self) -> Outcomes:
-        engine = self.engine
-        return Outcomes(engine.store, self.report, engine.retry, engine.owner, engine.now,
-                        self.context.name)  # fmt: skip
 
     def _po_options(self, org: str) -> PoOptions:
         # Keyed by product id, or "product:<id>" as the products list names them.
@@ -225,7 +229,7 @@ class PurchaseOrderSync:
 
     # -- 1 and 2: Autotask and the outbox ---------------------------------------------------------
 
-    def _discover(self, org: str, days_back: int) -> None:
+    def _discover(self, days_back: int) -> None:
         autotask, outbox = self.engine.autotask, self.store.outbox
         statuses = list(PO_TRIGGERS[self.options.po_trigger_status])
         since = self.engine.now().date() - timedelta(days=days_back)
@@ -241,13 +245,17 @@ class PurchaseOrderSync:
         ]
         if not listed:
             return
-        existing = {r.autotask_id: r for r in outbox.list_rows(kind=K, org=org, limit=ALL)}
+        # Every organisation's rows (and those not routed yet, org ''): an order has one row,
+        # which keeps its organisation once its document was sent.
+        existing = {r.autotask_id: r for r in outbox.list_rows(kind=K, limit=ALL)}
         orders: list[dict[str, Any]] = []
         for order in listed:
             row = existing.get(str(order["id"]))
             if order["status"] != CANCELLED:
                 orders.append(order)
-            elif row is not None:
+            elif row is not None and (row.org in self.contexts or row.xero_id is None):
+                if row.org in self.contexts:
+                    self._use(row.org)
                 self._cancelled(row, order)
         if not orders:
             return
@@ -266,13 +274,61 @@ class PurchaseOrderSync:
         if not work:
             return
         self._enrich([s for s, _ in work])
+        routes = self._routes()
         for snapshot, row in work:
             if row is not None and _follows(row):
-                self._changed(row, snapshot)
-            else:
-                found = outbox.upsert_discovered(K, str(snapshot["order"]["id"]), org, snapshot)
-                if found.state in (S.DISCOVERED, S.PENDING, S.BLOCKED):
-                    self._map(found, snapshot)
+                if row.org in self.contexts:  # else: not connected now; next time it is
+                    self._use(row.org)
+                    self._changed(row, snapshot)
+                continue
+            if row is not None and row.xero_id is not None:
+                # In Xero already (an update the user asked for): stays in its organisation.
+                if row.org in self.contexts:
+                    self._use(row.org)
+                    row = outbox.upsert_discovered(K, row.autotask_id, row.org, snapshot)
+                    if row.state in (S.DISCOVERED, S.PENDING, S.BLOCKED):
+                        self._map(row, snapshot)
+                continue
+            self._place(snapshot, row, routes)
+
+    # -- which organisation ----------------------------------------------------------------------
+
+    def _routes(self) -> _Routes:
+        currencies: dict[int, str] = {}
+        companies = {int(k): v for k, v in self._mapping("", ROUTING_COMPANY).items()
+                     if k.isdigit()}  # fmt: skip
+        by_currency = {k.upper(): v for k, v in self._mapping("", ROUTING_CURRENCY).items()}
+        if by_currency:
+            mapped = {int(k): v for k, v in self._mapping("", "currency").items() if k.isdigit()}
+            for record in self.engine.autotask.records(Currency, []):
+                code = (mapped.get(record.id) or record.name or "").strip().upper()
+                currencies[record.id] = code
+        default = self.options.default_org
+        if default not in self.contexts:
+            default = sorted(self.contexts)[0] if len(self.contexts) == 1 else None
+        return _Routes(companies, by_currency, currencies, default)
+
+    def _place(self, snapshot: dict[str, Any], row: OutboxRow | None, routes: _Routes) -> None:
+        """Route an order not sent yet to its organisation, then map it there."""
+        outbox = self.store.outbox
+        order = snapshot["order"]
+        org, rule = routes.route(snapshot, self.contexts)
+        if row is None:
+            row = outbox.upsert_discovered(K, str(order["id"]), org or "", snapshot)
+        else:
+            row = outbox.upsert_discovered(K, row.autotask_id, row.org, snapshot)
+        if org and row.org != org:
+            try:
+                row = outbox.route(row.id, org, detail=f"routed: {rule}")
+            except StateConflict as exc:
+                log.warning("purchase order row %s: %s", row.id, exc)
+                return
+        if not org:
+            self.rows.mapped(row, [rule])  # the reason it is held
+            return
+        if row.state in (S.DISCOVERED, S.PENDING, S.BLOCKED):
+            self._use(org)
+            self._map(row, snapshot, rule)
 
     def _needs_work(self, row: OutboxRow | None, snapshot: Mapping[str, Any]) -> bool:
         if row is None:
@@ -303,7 +359,7 @@ class PurchaseOrderSync:
         }
         currency = self._internal_currency()
         terms: dict[int, int] = {}
-        if self.po.document == "bill":
+        if self.options.po_document == "bill":
             for term in autotask.query("PaymentTerms", [{"op": "exist", "field": "id"}]):
                 days = term.get("paymentDueInDays")
                 if isinstance(days, int):
@@ -322,11 +378,12 @@ class PurchaseOrderSync:
             snapshot["currency_code"] = currency
             snapshot["total"] = str(_total(snapshot))
             term = order.get("paymentTerm")
-            if self.po.document == "bill" and term is not None and int(term) in terms:
+            if self.options.po_document == "bill" and term is not None and int(term) in terms:
                 snapshot["payment_term_days"] = terms[int(term)]
 
     def _internal_currency(self) -> str | None:
-        return internal_currency_code(self.engine.autotask, self.context.tables.currencies)
+        mapped = {int(k): v for k, v in self._mapping("", "currency").items() if k.isdigit()}
+        return internal_currency_code(self.engine.autotask, mapped)
 
     def _build(self, snapshot: Mapping[str, Any]) -> MappedPurchase | list[str]:
         context = self.context
@@ -347,9 +404,13 @@ class PurchaseOrderSync:
             **extra,
         }
 
-    def _map(self, row: OutboxRow, snapshot: Mapping[str, Any]) -> None:
+    def _map(self, row: OutboxRow, snapshot: Mapping[str, Any], routing: str = "") -> None:
         built = self._build(snapshot)
-        self.rows.mapped(row, built if isinstance(built, list) else self._payload(built))
+        if isinstance(built, list):
+            self.rows.mapped(row, built)
+            return
+        extra = {"routing": routing} if routing else {}
+        self.rows.mapped(row, self._payload(built, **extra))
 
     # -- 3: a sent order changed in Autotask -------------------------------------------------------
 
@@ -728,3 +789,49 @@ def _follows(row: OutboxRow) -> bool:
 
 def _awaiting_decision(row: OutboxRow) -> bool:
     return row.state is S.BLOCKED and bool((row.payload or {}).get("decision"))
+
+
+@dataclass(frozen=True)
+class _Routes:
+    """Which organisation a purchase order goes to, in order: the vendor's ``routing_company``
+    mapping (a vendor is a company), that of the customer it is bought for
+    (``purchaseForCompanyID``), the vendor's currency (``routing_currency``), the default
+    organisation, the only one connected. Routing mappings are global (org '')."""
+
+    companies: Mapping[int, str]
+    by_currency: Mapping[str, str]
+    currencies: Mapping[int, str]  # Autotask currency id -> ISO code
+    default: str | None
+
+    def route(
+        self, snapshot: Mapping[str, Any], connected: Mapping[str, OrgContext]
+    ) -> tuple[str | None, str]:
+        """(organisation, the rule that chose it) or (None, why it is held)."""
+        order = snapshot["order"]
+        vendor = snapshot.get("vendor") or {}
+        number = po_number(order)
+        found: list[tuple[str, str]] = []
+        vendor_id = order.get("vendorID")
+        if vendor_id is not None and int(vendor_id) in self.companies:
+            name = vendor.get("companyName") or vendor_id
+            found.append((self.companies[int(vendor_id)], f'vendor "{name}" routed'))
+        customer = order.get("purchaseForCompanyID")
+        if customer is not None and int(customer) in self.companies:
+            found.append((self.companies[int(customer)], f"customer {customer} it is for routed"))
+        currency = vendor.get("currencyID")
+        code = self.currencies.get(int(currency)) if currency is not None else None
+        if code and code in self.by_currency:
+            found.append((self.by_currency[code], f"vendor currency {code} routed"))
+        for org, rule in found:
+            if org not in connected:
+                return None, (
+                    f"routing: purchase order {number}: the {rule.split(' routed')[0]} is routed to"
+                    f" {org}, which is not a connected organisation; fix it in {ROUTING_WHERE}"
+                )
+            return org, f"{rule} to {connected[org].name}"
+        if self.default:
+            return self.default, f"the default organisation {connected[self.default].name}"
+        return None, (
+            f"routing: no rule routes purchase order {number}: route its vendor or currency in"
+            f" {ROUTING_WHERE}, or set the default organisation"
+        )
