@@ -530,6 +530,13 @@ def test_a_cancelled_approved_order_waits_for_the_user(made: Rig) -> None:
     )
     service = AgentService(made.settings(), store)
     assert "retry to delete" in service.queue_detail(row.id)["fix"]
+    attention = {i["kind"]: i for i in service.attention()}
+    assert attention["decision"]["count"] == 1
+    assert "after approval in Xero" in attention["decision"]["message"]
+    assert (
+        attention.get("blocked", {}).get("count", 0)
+        == store.outbox.counts_by_state().get("blocked", 0) - 1
+    )
     quiet, _ = cycle(made, store)
     assert xero_orders(made)[number]["Status"] == "AUTHORISED"
     assert quiet.po_cancelled == 0 and store.outbox.get(row.id) == row

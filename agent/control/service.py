@@ -1146,14 +1146,33 @@ class AgentService:
                 }
             )
         counts = self.store.outbox.counts_by_state()
-        if counts.get("blocked"):
+        # Purchase orders changed or cancelled after approval in Xero wait for a person's word.
+        decisions = sum(
+            1
+            for r in self.store.outbox.list_rows(
+                states=[S.BLOCKED], kind="purchase_order", limit=100_000
+            )
+            if (r.payload or {}).get("decision")
+        )
+        if decisions:
+            items.append(
+                {
+                    "kind": "decision",
+                    "message": f"{decisions} purchase order(s) changed or cancelled in Autotask"
+                    " after approval in Xero",
+                    "fix": "open each (queue, kind purchase order, blocked): retry applies the"
+                    " change in Xero, skip keeps Xero's version",
+                    "count": decisions,
+                }
+            )
+        blocked = counts.get("blocked", 0) - decisions
+        if blocked:
             items.append(
                 {
                     "kind": "blocked",
-                    "message": f"{counts['blocked']} document(s) blocked by missing mappings"
-                    " or data",
+                    "message": f"{blocked} document(s) blocked by missing mappings or data",
                     "fix": "open the queue filtered by blocked: each row says what to map or fix",
-                    "count": counts["blocked"],
+                    "count": blocked,
                 }
             )
         if counts.get("dead"):
