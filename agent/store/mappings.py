@@ -136,6 +136,15 @@ class Mappings:
         )
         return [MappingEntry.from_db(r) for r in rows]
 
+    def resolve_all(self, org: str, mapping_type: str) -> dict[str, str]:
+        """Source key -> target of a whole mapping type for ``org``, as ``resolve`` decides each
+        key: the organisation's own entries over those for all organisations."""
+        found: dict[str, str] = {}
+        for entry in self.list_all(mapping_type=mapping_type):  # ordered: '' before an org
+            if entry.org in (ALL_ORGS, org) and (entry.org == org or entry.source_key not in found):
+                found[entry.source_key] = entry.target
+        return found
+
     def resolve(self, org: str, mapping_type: str, source_key: str) -> MappingEntry | None:
         """The organisation's own entry if there is one, else the entry for all organisations."""
         found = self._db.query_one(

@@ -88,14 +88,15 @@ def invoice_fields(invoice: Invoice) -> dict[str, Any]:
     return invoice.model_dump(mode="json", exclude_none=True)
 
 
-def internal_currency_code(client: AutotaskClient, mapped: Mapping[int, str]) -> str | None:
+def internal_currency_code(client: AutotaskClient, mapped: Mapping[str, str]) -> str | None:
     """The ISO code of Autotask's internal currency (one query): its ``currency`` mapping
-    (``mapped``: Autotask currency id -> code), else its name when that is a 3-letter code."""
+    (``mapped``: Autotask currency id, as the mapping keys it -> code), else its name when that
+    is a 3-letter code."""
     for record in client.records(Currency, [{"op": "eq", "field": "isInternalCurrency",
                                              "value": True}]):  # fmt: skip
         if not record.isInternalCurrency:
             continue
-        code = (mapped.get(record.id) or record.name or "").strip().upper()
+        code = (mapped.get(str(record.id)) or record.name or "").strip().upper()
         return code if len(code) == 3 and code.isascii() and code.isalpha() else None
     return None
 

@@ -36,7 +36,7 @@ from agent.autotask import AutotaskBudgetExhausted, AutotaskError
 from agent.store import LeaseLost, OutboxKind, OutboxRow, OutboxState, StateConflict, Store
 from agent.store.outbox_model import SNAPSHOT_REPLACEABLE
 from agent.sync.discover import internal_currency_code
-from agent.sync.jobs import RowOutcomes, claimed_chunks
+from agent.sync.jobs import RowOutcomes, claimed_chunks, renew_leases
 from agent.sync.options import RuntimeView, SyncOptions
 from agent.sync.report import CycleReport
 from agent.xero import MAX_BATCH, XeroAuthError, XeroError, XeroOrgPaused
@@ -223,10 +223,10 @@ class ExpenseSync:
             items.setdefault(int(item["expenseReportID"]), []).append(
                 {k: item.get(k) for k in ITEM_FIELDS}
             )
-        contacts = self._mapping(org, "expense_contact")
-        accounts = self._mapping(org, "expense_account")
+        contacts = self.store.mappings.resolve_all(org, "expense_contact")
+        accounts = self.store.mappings.resolve_all(org, "expense_account")
         cogs = (self.runtime.text("po_cogs_account", org, limit=10) or "").strip() or None
-        mapped = {int(k): v for k, v in self._mapping(org, "currency").items() if k.isdigit()}
+        mapped = self.store.mappings.resolve_all(org, "currency")
         currency = internal_currency_code(autotask, mapped)
         for found in open_reports:
             lines = sorted(items.get(int(found["id"]), []), key=lambda i: int(i["id"]))
@@ -235,13 +235,6 @@ class ExpenseSync:
             row = outbox.upsert_discovered(K, str(found["id"]), org, snapshot)
             if row.state in (S.DISCOVERED, S.PENDING, S.BLOCKED):
                 self._map(row, snapshot, contacts, accounts, cogs)
-
-    def _mapping(self, org: str, kind: str) -> dict[str, str]:
-        """Source key -> target: the organisation's own entries over those for all of them."""
-        entries = self.store.mappings.list_all(mapping_type=kind)
-        found = {e.source_key: e.target for e in entries if e.org == ""}
-        found.update({e.source_key: e.target for e in entries if e.org == org})
-        return found
 
     def _map(
         self,
@@ -299,18 +292,9 @@ class ExpenseSync:
         self, org: str, batch: list[tuple[OutboxRow, dict[str, Any]]], claimed: list[OutboxRow]
     ) -> None:
         engine = self.engine
-        live: list[tuple[OutboxRow, dict[str, Any]]] = []
-        for row, doc in batch:
-            try:
-                self.store.outbox.extend_lease(row.id, engine.owner, engine.lease_seconds)
-            except LeaseLost as exc:
-                log.warning("row %s skipped: %s", row.id, exc)
-                continue
-            live.append((row, doc))
+        held = {r.id for r in renew_leases(engine, self.outcomes, [r for r, _ in batch])}
+        live = [(row, doc) for row, doc in batch if row.id in held]
         if not live:
-            return
-        if engine.stop.is_set():
-            self.outcomes.give_back([r for r, _ in live], "the agent is stopping")
             return
         keys = [f"expense:{r.id}:{r.payload_hash}:{r.attempts}" for r, _ in live]
         try:

@@ -41,7 +41,7 @@ from agent.mapping.document import BlockReason
 from agent.mapping.items import ItemSource, assign_codes, build_item, item_differs, source_of
 from agent.store import LeaseLost, OutboxKind, OutboxRow, OutboxState, StateConflict, Store
 from agent.store.canonical import content_hash
-from agent.sync.jobs import RowOutcomes, claimed_chunks
+from agent.sync.jobs import RowOutcomes, claimed_chunks, renew_leases
 from agent.sync.orgs import OrgContext
 from agent.sync.report import CycleReport
 from agent.xero import MAX_BATCH, XeroAuthError, XeroError, XeroOrgPaused
@@ -293,18 +293,9 @@ class ItemSync:
         changed: dict[str, dict[str, Any]],
     ) -> None:
         engine, org = self.engine, context.tenant_id
-        live: list[tuple[OutboxRow, dict[str, Any]]] = []
-        for row, doc in batch:
-            try:
-                self.store.outbox.extend_lease(row.id, engine.owner, engine.lease_seconds)
-            except LeaseLost as exc:
-                log.warning("row %s skipped: %s", row.id, exc)
-                continue
-            live.append((row, doc))
+        held = {r.id for r in renew_leases(engine, self.outcomes, [r for r, _ in batch])}
+        live = [(row, doc) for row, doc in batch if row.id in held]
         if not live:
-            return
-        if engine.stop.is_set():
-            self.outcomes.give_back([r for r, _ in live], "the agent is stopping")
             return
         keys = [f"item:{r.id}:{r.payload_hash}:{r.attempts}" for r, _ in live]
         try:

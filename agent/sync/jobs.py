@@ -226,6 +226,23 @@ class RowOutcomes:
             outbox.update(row.id, payload=built, detail="mapped again")
 
 
+def renew_leases(engine: Any, outcomes: RowOutcomes, rows: Sequence[OutboxRow]) -> list[OutboxRow]:
+    """The rows of a batch about to go to Xero whose leases were renewed (a lost one is left
+    to its new holder); none when the engine is stopping: then they are given back untried."""
+    held: list[OutboxRow] = []
+    for row in rows:
+        try:
+            engine.store.outbox.extend_lease(row.id, engine.owner, engine.lease_seconds)
+        except LeaseLost as exc:
+            log.warning("row %s skipped: %s", row.id, exc)
+            continue
+        held.append(row)
+    if held and engine.stop.is_set():
+        outcomes.give_back(held, "the agent is stopping")
+        return []
+    return held
+
+
 def claimed_chunks(
     engine: Any, report: CycleReport, org: str, kind: OutboxKind, chunk: int,
     give_back: Callable[[list[OutboxRow]], None],

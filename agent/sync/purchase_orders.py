@@ -56,7 +56,7 @@ from agent.store.outbox_model import SNAPSHOT_REPLACEABLE
 from agent.sync.contacts import ContactMaker
 from agent.sync.discover import internal_currency_code
 from agent.sync.envelope import Envelope
-from agent.sync.jobs import Job, Outcomes, RowOutcomes, claimed_chunks
+from agent.sync.jobs import Job, Outcomes, RowOutcomes, claimed_chunks, renew_leases
 from agent.sync.options import RuntimeView, SyncOptions
 from agent.sync.report import CycleReport
 from agent.sync.routing import ROUTING_COMPANY, ROUTING_CURRENCY
@@ -188,11 +188,17 @@ class PurchaseOrderSync:
                 continue
 
     def _use(self, org: str) -> None:
-        """Work on ``org`` now: its mapping context, options and outcomes."""
+        """Work on ``org`` now: its mapping context, options and outcomes (made once a run)."""
         self.context = self.contexts[org]
-        self.po = self._po_options(org)
-        self.outcomes = Outcomes(self.engine.store, self.report, self.engine.retry,
-                                 self.engine.owner, self.engine.now, self.context.name)  # fmt: skip
+        if org not in self._per_org:
+            outcomes = Outcomes(self.engine.store, self.report, self.engine.retry,
+                                self.engine.owner, self.engine.now, self.context.name)  # fmt: skip
+            self._per_org[org] = (self._po_options(org), outcomes)
+        self.po, self.outcomes = self._per_org[org]
+
+    @cached_property
+    def _per_org(self) -> dict[str, tuple[PoOptions, Outcomes]]:
+        return {}
 
     @cached_property
     def _found(self) -> dict[int, str]:
@@ -221,11 +227,9 @@ class PurchaseOrderSync:
         )
 
     def _mapping(self, org: str, kind: str, *, strip: str = "") -> dict[str, str]:
-        """Source key -> target: the organisation's own entries over those for all of them."""
-        entries = self.store.mappings.list_all(mapping_type=kind)
-        found = {e.source_key.removeprefix(strip): e.target for e in entries if e.org == ""}
-        found.update({e.source_key.removeprefix(strip): e.target for e in entries if e.org == org})
-        return found
+        """Source key (without ``strip``) -> target, the organisation's own over the global."""
+        found = self.store.mappings.resolve_all(org, kind)
+        return {key.removeprefix(strip): target for key, target in found.items()}
 
     # -- 1 and 2: Autotask and the outbox ---------------------------------------------------------
 
@@ -299,9 +303,9 @@ class PurchaseOrderSync:
                      if k.isdigit()}  # fmt: skip
         by_currency = {k.upper(): v for k, v in self._mapping("", ROUTING_CURRENCY).items()}
         if by_currency:
-            mapped = {int(k): v for k, v in self._mapping("", "currency").items() if k.isdigit()}
+            mapped = self._mapping("", "currency")
             for record in self.engine.autotask.records(Currency, []):
-                code = (mapped.get(record.id) or record.name or "").strip().upper()
+                code = (mapped.get(str(record.id)) or record.name or "").strip().upper()
                 currencies[record.id] = code
         default = self.options.default_org
         if default not in self.contexts:
@@ -382,8 +386,7 @@ class PurchaseOrderSync:
                 snapshot["payment_term_days"] = terms[int(term)]
 
     def _internal_currency(self) -> str | None:
-        mapped = {int(k): v for k, v in self._mapping("", "currency").items() if k.isdigit()}
-        return internal_currency_code(self.engine.autotask, mapped)
+        return internal_currency_code(self.engine.autotask, self._mapping("", "currency"))
 
     def _build(self, snapshot: Mapping[str, Any]) -> MappedPurchase | list[str]:
         context = self.context
@@ -669,19 +672,9 @@ class PurchaseOrderSync:
 
     def _send(self, org: str, batch: list[Job], claimed: list[Job], *, upsert: bool) -> None:
         engine = self.engine
-        live: list[Job] = []
-        for job in batch:
-            try:
-                self.store.outbox.extend_lease(job.row.id, engine.owner, engine.lease_seconds)
-            except LeaseLost as exc:
-                log.warning("row %s skipped: %s", job.row.id, exc)
-                job.done = True
-                continue
-            live.append(job)
+        held = {r.id for r in renew_leases(engine, self.rows, [j.row for j in batch])}
+        live = [job for job in batch if job.row.id in held]
         if not live:
-            return
-        if engine.stop.is_set():
-            self._give_back(live, "the agent is stopping")
             return
         bill = live[0].env.data.get("document") == "bill"
         kind = "invoice" if bill else "purchase_order"
